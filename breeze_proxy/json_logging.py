@@ -1,0 +1,70 @@
+"""JSON log lines for Cloud Logging, each carrying the request id, with secrets scrubbed.
+
+Cloud Logging reads ``severity`` and ``message`` from a JSON line on stdout, so every event is
+one such line. The request id lives in a context variable set by the request middleware, so
+log calls anywhere (services, the gateway, the SDK's own loggers) carry it without passing it
+around. Redaction is a last line of defence: code never logs a secret on purpose, but an
+exception message from a library might echo one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import traceback
+from datetime import UTC, datetime
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "request_id"}
+)
+
+REDACTED = "[redacted]"
+
+
+def secrets_to_redact() -> list[str]:
+    """The configured secret values, longest first so a secret inside another is caught."""
+    try:
+        from django.conf import settings
+
+        values = [value for value in getattr(settings, "REDACT_VALUES", ()) if value]
+    except Exception:  # settings not configured yet (very early start-up)
+        values = []
+    return sorted(set(values), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    for secret in secrets_to_redact():
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the id of the request being served (or ``-``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with Cloud Logging's field names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "severity": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", request_id_var.get()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        return redact(json.dumps(payload, default=str))

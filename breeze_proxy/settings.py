@@ -1,0 +1,285 @@
+"""Settings for Breeze Proxy, every one read from the environment (django-environ).
+
+Two shapes of deployment share this file:
+
+* the embedded default (no ``BREEZE_API_KEY``): SQLite, the local-memory cache and the bundled
+  Breeze simulator at ``BREEZE_SIM_URL``, so a new user can run everything on one machine;
+* production (Cloud Run): credentials from the environment or Secret Manager, PostgreSQL via
+  ``DATABASE_URL`` and Redis via ``REDIS_URL`` so that every instance shares one session, one
+  cache and one rate budget.
+
+Never add a top-level module named ``config``: breeze-connect imports one by that name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from breeze_proxy.config_sources import secret_value
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "1.0.0"
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+TESTING = env.bool("BREEZE_PROXY_TESTING", default=False)
+
+# --- Breeze credentials and upstream -------------------------------------------------------
+_real_api_key = secret_value("BREEZE_API_KEY")
+# Without real credentials the proxy talks to the bundled simulator (the embedded default).
+BREEZE_SANDBOX = not _real_api_key
+BREEZE_SIM_URL = env.str("BREEZE_SIM_URL", default="http://127.0.0.1:8765").rstrip("/")
+
+if BREEZE_SANDBOX:
+    BREEZE_API_KEY = env.str("BREEZE_SIM_API_KEY", default="sim-api-key")
+    BREEZE_API_SECRET = env.str("BREEZE_SIM_API_SECRET", default="sim-api-secret")
+    _default_v1 = f"{BREEZE_SIM_URL}/breezeapi/api/v1/"
+    _default_v2 = f"{BREEZE_SIM_URL}/api/v2/"
+    _default_master = f"{BREEZE_SIM_URL}/MotherAppMaster/SecurityMaster.zip"
+else:
+    BREEZE_API_KEY = _real_api_key
+    BREEZE_API_SECRET = secret_value("BREEZE_API_SECRET")
+    if not BREEZE_API_SECRET:
+        raise ImproperlyConfigured("BREEZE_API_KEY is set but BREEZE_API_SECRET is not.")
+    _default_v1 = "https://api.icicidirect.com/breezeapi/api/v1/"
+    _default_v2 = "https://breezeapi.icicidirect.com/api/v2/"
+    _default_master = "https://directlink.icicidirect.com/MotherAppMaster/SecurityMaster.zip"
+
+BREEZE_API_URL = env.str("BREEZE_API_URL", default=_default_v1)
+BREEZE_API_V2_URL = env.str("BREEZE_API_V2_URL", default=_default_v2)
+BREEZE_SECURITY_MASTER_URL = env.str("BREEZE_SECURITY_MASTER_URL", default=_default_master)
+BREEZE_TIMEOUT_S = env.float("BREEZE_TIMEOUT_S", default=10.0)
+BREEZE_PROXY_ADMIN_KEY = secret_value("BREEZE_PROXY_ADMIN_KEY")
+
+# Values that must never appear in a log line or a response (see json_logging.redact).
+REDACT_VALUES = [
+    value for value in (BREEZE_API_SECRET, BREEZE_PROXY_ADMIN_KEY, _real_api_key) if value
+]
+
+# --- Django core ---------------------------------------------------------------------------
+_secret_key = secret_value("SECRET_KEY")
+if not _secret_key:
+    if not (DEBUG or BREEZE_SANDBOX or TESTING):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+    _secret_key = "insecure-local-only-" + "0" * 40
+SECRET_KEY = _secret_key
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "corsheaders",
+    "drf_spectacular",
+    "market",
+    "sessions_admin",
+]
+
+MIDDLEWARE = [
+    "breeze_proxy.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "breeze_proxy.urls"
+WSGI_APPLICATION = "breeze_proxy.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets gunicorn's threads read while one writes; IMMEDIATE avoids upgrade deadlocks.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="breeze-proxy"),
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "breeze-proxy",
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Kolkata"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve admin and browsable-API assets straight from the installed apps when they have not
+# been collected (the embedded default); production images run collectstatic at build time.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+
+# Request bodies are small JSON documents; anything larger is refused before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)
+
+# --- Security headers ----------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Cloud Run terminates TLS and forwards the original scheme.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not (DEBUG or BREEZE_SANDBOX))
+SECURE_REDIRECT_EXEMPT = [r"^$"]  # Cloud Run's probe calls GET / over plain HTTP
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not (DEBUG or BREEZE_SANDBOX))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=0 if (DEBUG or BREEZE_SANDBOX) else 31536000
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- CORS ----------------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_ALL_ORIGINS = DEBUG
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "origin",
+    "user-agent",
+    "x-requested-with",
+    "x-request-id",
+    "x-proxy-key",
+    "x-proxy-admin-key",
+)
+CORS_EXPOSE_HEADERS = (
+    "x-request-id",
+    "x-cache",
+    "age",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+)
+CORS_URLS_REGEX = r"^/(breeze|api)/.*$|^/$"
+
+# --- DRF and OpenAPI -----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "breeze_proxy.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Breeze Proxy API",
+    "DESCRIPTION": (
+        "Market quotes, best bid/offer, historical candles and option chains from ICICI "
+        "Direct Breeze, behind one daily session managed by staff."
+    ),
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "breeze_proxy.json_logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "breeze_proxy.json_logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our access log replaces Django's; keep its 4xx/5xx warnings out of the stream.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+        "APILogger": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "WebsocketLogger": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+# --- Encryption at rest --------------------------------------------------------------------
+BREEZE_SESSION_ENCRYPTION_KEYS = [
+    key.strip() for key in secret_value("BREEZE_SESSION_ENCRYPTION_KEYS").split(",") if key.strip()
+]
+REDACT_VALUES += BREEZE_SESSION_ENCRYPTION_KEYS
+
+# --- Protecting Breeze (cache, budget, breaker) --------------------------------------------
+SHARED_STATE_NAMESPACE = env.str("CACHE_KEY_PREFIX", default="breeze-proxy")
+BREEZE_QUOTE_TTL_S = env.float("BREEZE_QUOTE_TTL_S", default=1.0)
+BREEZE_CHAIN_TTL_S = env.float("BREEZE_CHAIN_TTL_S", default=3.0)
+BREEZE_HISTORY_TTL_S = env.float("BREEZE_HISTORY_TTL_S", default=86400.0)  # closed candles
+BREEZE_HISTORY_OPEN_TTL_S = env.float("BREEZE_HISTORY_OPEN_TTL_S", default=5.0)
+BREEZE_STALE_TTL_S = env.int("BREEZE_STALE_TTL_S", default=86400)
+BREEZE_RATE_PER_MIN = env.int("BREEZE_RATE_PER_MIN", default=90)
+BREEZE_RATE_PER_DAY = env.int("BREEZE_RATE_PER_DAY", default=4800)
+BREEZE_QUEUE_WAIT_S = env.float("BREEZE_QUEUE_WAIT_S", default=5.0)
+BREEZE_BREAKER_FAILURES = env.int("BREEZE_BREAKER_FAILURES", default=5)
+BREEZE_BREAKER_RESET_S = env.float("BREEZE_BREAKER_RESET_S", default=30.0)
+BREEZE_BATCH_MAX = env.int("BREEZE_BATCH_MAX", default=50)

@@ -1,0 +1,40 @@
+"""gunicorn configuration shared by the run script, the Dockerfile and the benchmark.
+
+Sized for Cloud Run with 2 vCPUs and 80 concurrent requests per instance: 2 worker processes
+(one per CPU) with 40 threads each. Requests mostly wait on Breeze or Redis, so threads are
+cheap concurrency; processes give the CPU-bound JSON work both cores.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "40"))
+# Load the app once in the master and fork: workers share its memory pages and start fast.
+preload_app = True
+# Upstream calls end within BREEZE_TIMEOUT_S (10 s) plus a queue wait (5 s); leave headroom.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 75  # longer than Cloud Run's front end idles, so it never reuses a closed socket
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+accesslog = None  # the proxy writes its own access line (with the request id)
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "breeze_proxy.json_logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        },
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}

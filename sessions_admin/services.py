@@ -1,0 +1,135 @@
+"""The one place that changes the Breeze session: activate, regenerate, clear, reject.
+
+Every way staff hand over a token (the admin API, the Django admin page, the management
+command) ends here, so validation, expiry and cache invalidation behave the same for all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from breeze_proxy.errors import ProxyError
+from market.gateway import client as gateway
+from market.gateway.client import IST
+from market.gateway.errors import BreezeError, SessionMissing
+from sessions_admin.models import BreezeSession
+from sessions_admin.selectors import LIVE_SESSION_CACHE_KEY
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._~+/=\-]{4,256}$")
+
+
+class InvalidSessionToken(ProxyError):
+    status_code = 400
+    code = "invalid_session_token"
+    message = "The session token must be 4 to 256 letters, digits or -._~+/= characters."
+
+
+def next_ist_midnight(now: datetime) -> datetime:
+    """Breeze sessions die at midnight IST; so do ours."""
+    local = now.astimezone(IST)
+    return (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def clean_session_token(raw: str) -> str:
+    token = (raw or "").strip()
+    if not _TOKEN_PATTERN.match(token):
+        raise InvalidSessionToken()
+    return token
+
+
+def _forget_live_session() -> None:
+    cache.delete(LIVE_SESSION_CACHE_KEY)
+
+
+def breeze_session_activate(
+    *, api_session: str, activated_by: str, now: datetime | None = None
+) -> BreezeSession:
+    """Validate ``api_session`` with Breeze and make it the live session.
+
+    A failure is recorded and raised, and leaves the previous live session untouched.
+    """
+    token = clean_session_token(api_session)
+    try:
+        credentials = gateway.session_exchange(api_session=token)
+    except BreezeError as exc:
+        failed_at = timezone.now()
+        BreezeSession.objects.create(
+            status=BreezeSession.Status.FAILED,
+            activated_by=activated_by,
+            activated_at=failed_at,
+            last_error=f"{exc.message} {exc.details or ''}".strip(),
+            last_error_at=failed_at,
+        )
+        logger.warning(
+            "session activation failed", extra={"activated_by": activated_by, "code": exc.code}
+        )
+        raise
+    now = now or timezone.now()
+    with transaction.atomic():
+        BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
+            status=BreezeSession.Status.REPLACED, ended_at=now
+        )
+        session = BreezeSession.objects.create(
+            status=BreezeSession.Status.ACTIVE,
+            api_session=token,
+            session_key=credentials.session_key,
+            breeze_user_id=credentials.user_id,
+            activated_by=activated_by,
+            activated_at=now,
+            expires_at=next_ist_midnight(now),
+        )
+    _forget_live_session()
+    logger.info(
+        "session activated",
+        extra={
+            "activated_by": activated_by,
+            "session_id": session.pk,
+            "expires_at": session.expires_at.isoformat(),
+        },
+    )
+    return session
+
+
+def breeze_session_regenerate(*, activated_by: str, now: datetime | None = None) -> BreezeSession:
+    """Exchange the stored token again, for when Breeze dropped the derived key mid-day."""
+    latest = (
+        BreezeSession.objects.exclude(api_session="")
+        .filter(status__in=[BreezeSession.Status.ACTIVE, BreezeSession.Status.REJECTED])
+        .first()
+    )
+    if latest is None:
+        raise SessionMissing("There is no stored session token to regenerate from.")
+    return breeze_session_activate(
+        api_session=latest.api_session, activated_by=activated_by, now=now
+    )
+
+
+def breeze_session_clear(*, cleared_by: str, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    count = BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
+        status=BreezeSession.Status.CLEARED, ended_at=now, last_error=f"cleared by {cleared_by}"
+    )
+    _forget_live_session()
+    logger.info("session cleared", extra={"cleared_by": cleared_by, "sessions": count})
+    return count
+
+
+def breeze_session_mark_rejected(*, session_id: int, error: str) -> None:
+    """Breeze refused the live session: stop using it so calls fail fast and health says so."""
+    now = timezone.now()
+    updated = BreezeSession.objects.filter(
+        pk=session_id, status=BreezeSession.Status.ACTIVE
+    ).update(
+        status=BreezeSession.Status.REJECTED, last_error=error, last_error_at=now, ended_at=now
+    )
+    _forget_live_session()
+    if updated:
+        logger.warning("session rejected by Breeze", extra={"session_id": session_id})

@@ -1,0 +1,74 @@
+"""Session administration over HTTP, behind ``X-Proxy-Admin-Key``."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from sessions_admin import selectors, services
+from sessions_admin.authentication import ADMIN_KEY_HEADER, AdminKeyAuthentication, IsAdminKeyHolder
+from sessions_admin.serializers import (
+    ApiSessionRequestSerializer,
+    ApiSessionResponseSerializer,
+    SessionStateSerializer,
+)
+
+ADMIN_KEY_PARAMETER = OpenApiParameter(
+    ADMIN_KEY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The proxy's admin key (BREEZE_PROXY_ADMIN_KEY).",
+)
+
+
+def _caller(request: Request) -> str:
+    return f"admin-api from {request.META.get('REMOTE_ADDR', 'unknown')}"
+
+
+class ApiSessionViewSet(viewsets.ViewSet):
+    """Hand the proxy today's Breeze session token, see its state, or clear it."""
+
+    authentication_classes = [AdminKeyAuthentication]
+    permission_classes = [IsAdminKeyHolder]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=ApiSessionRequestSerializer,
+        responses={200: ApiSessionResponseSerializer},
+        parameters=[ADMIN_KEY_PARAMETER],
+        summary="Activate today's Breeze session",
+    )
+    def create(self, request: Request) -> Response:
+        serializer = ApiSessionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.breeze_session_activate(
+            api_session=serializer.validated_data["api_session"], activated_by=_caller(request)
+        )
+        return Response(
+            {
+                "status": "success",
+                "message": "Daily session activated",
+                "session": SessionStateSerializer(selectors.breeze_session_status()).data,
+            }
+        )
+
+    @extend_schema(
+        responses={200: SessionStateSerializer},
+        parameters=[ADMIN_KEY_PARAMETER],
+        summary="State of the Breeze session",
+    )
+    def retrieve(self, request: Request) -> Response:
+        return Response(SessionStateSerializer(selectors.breeze_session_status()).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: SessionStateSerializer},
+        parameters=[ADMIN_KEY_PARAMETER],
+        summary="Clear the Breeze session",
+    )
+    def destroy(self, request: Request) -> Response:
+        services.breeze_session_clear(cleared_by=_caller(request))
+        return Response(SessionStateSerializer(selectors.breeze_session_status()).data)

@@ -1,0 +1,88 @@
+"""Fixtures: a real Breeze simulator over HTTP, the proxy pointed at it, and sessions.
+
+The simulator runs in a thread of the test process on a free port; the proxy's settings are
+pointed at it for the whole run, so every test exercises the unmodified breeze-connect SDK
+over real HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test.utils import override_settings
+from rest_framework.test import APIClient
+
+from breeze_sim import SimulatorServer
+
+ADMIN_KEY_HEADER = "HTTP_X_PROXY_ADMIN_KEY"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run long load and fuzz tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="long run: pass --run-slow (see README, Operations)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatorServer]:
+    server = SimulatorServer(host="127.0.0.1", port=0).start()
+    overrides = override_settings(
+        BREEZE_SIM_URL=server.url,
+        BREEZE_API_URL=server.api_url,
+        BREEZE_API_V2_URL=server.api_v2_url,
+        BREEZE_SECURITY_MASTER_URL=server.security_master_url,
+        BREEZE_TIMEOUT_S=2.0,
+    )
+    overrides.enable()
+    try:
+        yield server
+    finally:
+        overrides.disable()
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts with an empty cache and, when it uses the simulator, a clean one."""
+    cache.clear()
+    _reset_shared_guards()
+    if "sim" in request.fixturenames:
+        sim = request.getfixturevalue("sim")
+        sim.reset()
+    yield
+    cache.clear()
+
+
+def _reset_shared_guards() -> None:
+    from market.gateway import breaker, budget
+
+    breaker.reset()
+    budget.reset()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def admin_key(settings) -> str:
+    return settings.BREEZE_PROXY_ADMIN_KEY
+
+
+@pytest.fixture
+def live_session(db, sim):
+    """A session activated through the real service and the simulator."""
+    from sessions_admin.services import breeze_session_activate
+
+    token = sim.issue_session()
+    return breeze_session_activate(api_session=token, activated_by="test")
