@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class MarketConfig(AppConfig):
+    name = "market"
+    verbose_name = "Market data"
+
+    def ready(self) -> None:
+        from market import checks
+
+        checks.announce_upstream()

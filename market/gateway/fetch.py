@@ -1,0 +1,69 @@
+"""How every market answer is obtained: cache → merge → breaker → budget → Breeze.
+
+This is the single path from a service to Breeze, so each protection applies to every
+endpoint the same way:
+
+1. a fresh answer in the shared cache is served as is (no upstream call, no budget);
+2. identical concurrent requests merge into one flight (``merging``);
+3. the circuit breaker refuses calls while Breeze is failing, serving the last good answer
+   marked stale where there is one;
+4. the fleet-wide budget admits the call or queues it (``budget``);
+5. the SDK call itself, whose answer is cached for its TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from market.gateway import breaker, budget, errors, merging
+from market.gateway import cache as answer_cache
+from market.gateway.answers import MarketAnswer, Rows
+from market.gateway.client import BreezeClient
+
+
+def fetch(
+    *,
+    session_id: int,
+    operation: str,
+    params: dict[str, Any],
+    client: Callable[[], BreezeClient],
+    call: Callable[[BreezeClient], Rows],
+    ttl_s: float,
+    priority: str = budget.INTERACTIVE,
+) -> MarketAnswer:
+    key = answer_cache.answer_key(session_id, operation, params)
+    cached = answer_cache.get_fresh(key)
+    if cached is not None:
+        return cached
+
+    def load() -> MarketAnswer:
+        again = answer_cache.get_fresh(key)  # a flight may have landed while we queued
+        if again is not None:
+            return again
+        breaker.before_call()
+        budget.acquire(priority=priority)
+        try:
+            rows = call(client())
+        except errors.UpstreamRateLimited as exc:
+            budget.pause(exc.retry_after or 60)
+            breaker.record_failure(exc)
+            raise
+        except errors.BreezeError as exc:
+            breaker.record_failure(exc)
+            raise
+        breaker.record_success()
+        answer = MarketAnswer(rows=rows)
+        answer_cache.put(key, answer, ttl_s)
+        return answer
+
+    wait_s = settings.BREEZE_TIMEOUT_S + settings.BREEZE_QUEUE_WAIT_S + 1
+    try:
+        return merging.single_flight(key, load, wait_s=wait_s)
+    except errors.CircuitOpen:
+        stale = answer_cache.get_stale(key)
+        if stale is not None:
+            return stale
+        raise

@@ -1,0 +1,142 @@
+"""Market-data endpoints: validate, call one service, respond. No error handling here: every
+failure propagates to ``breeze_proxy.errors.exception_handler``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from market import serializers as shapes
+from market import services
+from sessions_admin.selectors import breeze_session_status
+
+_ERRORS = {
+    status: OpenApiResponse(shapes.ErrorSerializer, description=description)
+    for status, description in {
+        400: "Invalid input (nothing was sent to Breeze)",
+        401: "No live Breeze session, or a bad client key",
+        404: "Breeze has no data for this request",
+        429: "Over a rate limit (see Retry-After)",
+        502: "Breeze failed or answered nonsense",
+        503: "Breeze is failing; the circuit breaker is open",
+        504: "Breeze did not answer in time",
+    }.items()
+}
+
+
+def _respond(answer: services.MarketAnswer) -> Response:
+    response = Response(answer.body())
+    response["X-Cache"] = "miss" if answer.cache == "miss" else "hit"
+    response["Age"] = str(answer.age_s)
+    return response
+
+
+class _MarketViewSet(viewsets.ViewSet):
+    request_serializer: type[serializers.Serializer]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.Serializer:
+        # Gives the browsable API a form for the POST body.
+        return self.request_serializer(*args, **kwargs)
+
+    def _validated(self, request: Request) -> dict[str, Any]:
+        serializer = self.request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class QuoteViewSet(_MarketViewSet):
+    """Quote for one instrument: the NSE row and the BSE (or "NA") row, as Breeze sends them."""
+
+    request_serializer = shapes.QuoteRequestSerializer
+
+    @extend_schema(
+        request=shapes.QuoteRequestSerializer,
+        responses={200: shapes.QuoteResponseSerializer, **_ERRORS},
+        summary="Quote",
+    )
+    def create(self, request: Request) -> Response:
+        return _respond(services.quote_get(params=self._validated(request)))
+
+
+class DepthViewSet(_MarketViewSet):
+    """Best bid and offer. Breeze's REST API has no deeper book (five levels are websocket-only)."""
+
+    request_serializer = shapes.QuoteRequestSerializer
+
+    @extend_schema(
+        request=shapes.QuoteRequestSerializer,
+        responses={200: shapes.DepthResponseSerializer, **_ERRORS},
+        summary="Best bid and offer",
+    )
+    def create(self, request: Request) -> Response:
+        return _respond(services.depth_get(params=self._validated(request)))
+
+
+class HistoricalViewSet(_MarketViewSet):
+    """Candles from Breeze's v2 history (at most 1000 per call, the newest ending at to_date)."""
+
+    request_serializer = shapes.HistoricalRequestSerializer
+
+    @extend_schema(
+        request=shapes.HistoricalRequestSerializer,
+        responses={200: shapes.HistoricalResponseSerializer, **_ERRORS},
+        summary="Historical candles",
+    )
+    def create(self, request: Request) -> Response:
+        return _respond(services.historical_candles_list(params=self._validated(request)))
+
+
+class OptionChainViewSet(_MarketViewSet):
+    """Every strike of one expiry and side (or one strike), with open interest."""
+
+    request_serializer = shapes.OptionChainRequestSerializer
+
+    @extend_schema(
+        request=shapes.OptionChainRequestSerializer,
+        responses={200: shapes.OptionChainResponseSerializer, **_ERRORS},
+        summary="Option chain",
+    )
+    def create(self, request: Request) -> Response:
+        return _respond(services.option_chain_get(params=self._validated(request)))
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    session_active = serializers.BooleanField()
+    session_valid = serializers.BooleanField()
+    session_status = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    seconds_left = serializers.IntegerField()
+    upstream = serializers.CharField()
+    sandbox = serializers.BooleanField()
+    version = serializers.CharField()
+
+
+class HealthView(APIView):
+    """Readiness for people and dashboards: reads the session state, never calls Breeze."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(responses={200: HealthSerializer}, summary="Proxy and session health")
+    def get(self, request: Request) -> Response:
+        state = breeze_session_status()
+        return Response(
+            {
+                "status": "ok",
+                "session_active": state["session_active"],
+                "session_valid": state["session_valid"],
+                "session_status": state["status"],
+                "expires_at": state["expires_at"],
+                "seconds_left": state["seconds_left"],
+                "upstream": "simulator" if settings.BREEZE_SANDBOX else "breeze",
+                "sandbox": settings.BREEZE_SANDBOX,
+                "version": settings.VERSION,
+            }
+        )
