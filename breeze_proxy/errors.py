@@ -106,8 +106,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = envelope("The request body is too large.", code="request_too_large")
         return Response(body, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, SuspiciousOperation):
-        return Response(envelope("The request was refused.", code="bad_request"),
-                        status=HTTPStatus.BAD_REQUEST)
+        return Response(
+            envelope("The request was refused.", code="bad_request"), status=HTTPStatus.BAD_REQUEST
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     if isinstance(exc, drf_exceptions.APIException):

@@ -305,3 +305,36 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     details = serializers.JSONField()
     code = serializers.CharField()
+
+
+class BatchQuoteRequestSerializer(StrictSerializer):
+    """The list is validated item by item in the service, so one bad item fails only itself."""
+
+    instruments = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text="Up to BREEZE_BATCH_MAX (50) quote requests, each shaped like /breeze/quotes.",
+    )
+
+    def validate_instruments(self, value: list[Any]) -> list[Any]:
+        from django.conf import settings
+
+        if len(value) > settings.BREEZE_BATCH_MAX:
+            raise serializers.ValidationError(
+                f"At most {settings.BREEZE_BATCH_MAX} instruments per batch."
+            )
+        return value
+
+
+class BatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position in the request's instruments list.")
+    status = serializers.IntegerField(help_text="The HTTP status this item would have alone.")
+    Success = QuoteRowSerializer(many=True, required=False)
+    as_of = serializers.DateTimeField(required=False)
+    stale = serializers.BooleanField(required=False)
+    cache = serializers.CharField(required=False, help_text="hit, miss or stale")
+    error = ErrorSerializer(required=False)
+
+
+class BatchQuoteResponseSerializer(serializers.Serializer):
+    results = BatchItemSerializer(many=True)

@@ -23,12 +23,21 @@ from market.gateway.fetch import fetch
 from sessions_admin.selectors import LiveSession, breeze_session_get_live
 from sessions_admin.services import breeze_session_mark_rejected
 
-__all__ = ["MarketAnswer", "depth_get", "historical_candles_list", "option_chain_get",
-           "quote_get"]
+__all__ = ["MarketAnswer", "depth_get", "historical_candles_list", "option_chain_get", "quote_get"]
 
 DEPTH_FIELDS = (
-    "exchange_code", "stock_code", "product_type", "expiry_date", "right", "strike_price",
-    "ltp", "ltt", "best_bid_price", "best_bid_quantity", "best_offer_price", "best_offer_quantity",
+    "exchange_code",
+    "stock_code",
+    "product_type",
+    "expiry_date",
+    "right",
+    "strike_price",
+    "ltp",
+    "ltt",
+    "best_bid_price",
+    "best_bid_quantity",
+    "best_offer_price",
+    "best_offer_quantity",
 )
 INTERVAL_SECONDS = {"1second": 1, "1minute": 60, "5minute": 300, "30minute": 1800, "1day": 86400}
 
@@ -40,8 +49,14 @@ def live_session() -> LiveSession:
     return live
 
 
-def _fetch(operation: str, params: dict[str, Any], call: Callable[[BreezeClient], Rows], *,
-           ttl_s: float, priority: str = budget.INTERACTIVE) -> MarketAnswer:
+def _fetch(
+    operation: str,
+    params: dict[str, Any],
+    call: Callable[[BreezeClient], Rows],
+    *,
+    ttl_s: float,
+    priority: str = budget.INTERACTIVE,
+) -> MarketAnswer:
     live = live_session()
     try:
         return fetch(
@@ -59,15 +74,18 @@ def _fetch(operation: str, params: dict[str, Any], call: Callable[[BreezeClient]
 
 
 def quote_get(*, params: dict[str, str]) -> MarketAnswer:
-    return _fetch("quotes", params, lambda client: client.quotes(**params),
-                  ttl_s=settings.BREEZE_QUOTE_TTL_S)
+    return _fetch(
+        "quotes", params, lambda client: client.quotes(**params), ttl_s=settings.BREEZE_QUOTE_TTL_S
+    )
 
 
 def depth_get(*, params: dict[str, str]) -> MarketAnswer:
     """Best bid and offer per exchange row: all the depth Breeze's REST API offers."""
     answer = quote_get(params=params)
     rows = [{**{name: row.get(name) for name in DEPTH_FIELDS}, "levels": 1} for row in answer.rows]
-    return MarketAnswer(rows=rows, as_of=answer.as_of, cache=answer.cache)
+    return MarketAnswer(
+        rows=rows, as_of=answer.as_of, cache=answer.cache, expires_at=answer.expires_at
+    )
 
 
 def history_ttl_s(params: dict[str, str], now: datetime | None = None) -> float:
@@ -80,10 +98,19 @@ def history_ttl_s(params: dict[str, str], now: datetime | None = None) -> float:
 
 
 def historical_candles_list(*, params: dict[str, str]) -> MarketAnswer:
-    return _fetch("historicalcharts", params, lambda client: client.historical(**params),
-                  ttl_s=history_ttl_s(params), priority=budget.BULK)
+    return _fetch(
+        "historicalcharts",
+        params,
+        lambda client: client.historical(**params),
+        ttl_s=history_ttl_s(params),
+        priority=budget.BULK,
+    )
 
 
 def option_chain_get(*, params: dict[str, str]) -> MarketAnswer:
-    return _fetch("optionchain", params, lambda client: client.option_chain(**params),
-                  ttl_s=settings.BREEZE_CHAIN_TTL_S)
+    return _fetch(
+        "optionchain",
+        params,
+        lambda client: client.option_chain(**params),
+        ttl_s=settings.BREEZE_CHAIN_TTL_S,
+    )

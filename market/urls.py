@@ -8,6 +8,11 @@ from sessions_admin.views import ApiSessionViewSet
 urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
     path("quotes", views.QuoteViewSet.as_view({"post": "create"}), name="quotes"),
+    path(
+        "quotes/batch",
+        views.BatchQuoteViewSet.as_view({"post": "create"}),
+        name="quotes-batch",
+    ),
     path("depth", views.DepthViewSet.as_view({"post": "create"}), name="depth"),
     path("historical", views.HistoricalViewSet.as_view({"post": "create"}), name="historical"),
     path("option-chain", views.OptionChainViewSet.as_view({"post": "create"}), name="option-chain"),

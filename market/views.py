@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from market import ready, services
 from market import serializers as shapes
-from market import services
+from market.batch import quotes_batch
 from sessions_admin.selectors import breeze_session_status
 
 _ERRORS = {
@@ -39,6 +41,7 @@ def _respond(answer: services.MarketAnswer) -> Response:
 
 class _MarketViewSet(viewsets.ViewSet):
     request_serializer: type[serializers.Serializer]
+    operation: str
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.Serializer:
         # Gives the browsable API a form for the POST body.
@@ -49,61 +52,108 @@ class _MarketViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+        raise NotImplementedError
+
+    def create(self, request: Request) -> HttpResponseBase:
+        if request.accepted_renderer.format != "json":  # the browsable API renders normally
+            return _respond(self._answer(self._validated(request)))
+        session = services.live_session()
+        body = request.body
+        ready_response = ready.get(session.id, self.operation, body)
+        if ready_response is not None:
+            return ready_response
+        answer = self._answer(self._validated(request))
+        return ready.keep(session.id, self.operation, body, answer)
+
 
 class QuoteViewSet(_MarketViewSet):
     """Quote for one instrument: the NSE row and the BSE (or "NA") row, as Breeze sends them."""
 
     request_serializer = shapes.QuoteRequestSerializer
+    operation = "quotes"
 
     @extend_schema(
         request=shapes.QuoteRequestSerializer,
         responses={200: shapes.QuoteResponseSerializer, **_ERRORS},
         summary="Quote",
     )
-    def create(self, request: Request) -> Response:
-        return _respond(services.quote_get(params=self._validated(request)))
+    def create(self, request: Request) -> HttpResponseBase:
+        return super().create(request)
+
+    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+        return services.quote_get(params=params)
 
 
 class DepthViewSet(_MarketViewSet):
     """Best bid and offer. Breeze's REST API has no deeper book (five levels are websocket-only)."""
 
     request_serializer = shapes.QuoteRequestSerializer
+    operation = "depth"
 
     @extend_schema(
         request=shapes.QuoteRequestSerializer,
         responses={200: shapes.DepthResponseSerializer, **_ERRORS},
         summary="Best bid and offer",
     )
-    def create(self, request: Request) -> Response:
-        return _respond(services.depth_get(params=self._validated(request)))
+    def create(self, request: Request) -> HttpResponseBase:
+        return super().create(request)
+
+    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+        return services.depth_get(params=params)
 
 
 class HistoricalViewSet(_MarketViewSet):
     """Candles from Breeze's v2 history (at most 1000 per call, the newest ending at to_date)."""
 
     request_serializer = shapes.HistoricalRequestSerializer
+    operation = "historical"
 
     @extend_schema(
         request=shapes.HistoricalRequestSerializer,
         responses={200: shapes.HistoricalResponseSerializer, **_ERRORS},
         summary="Historical candles",
     )
-    def create(self, request: Request) -> Response:
-        return _respond(services.historical_candles_list(params=self._validated(request)))
+    def create(self, request: Request) -> HttpResponseBase:
+        return super().create(request)
+
+    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+        return services.historical_candles_list(params=params)
 
 
 class OptionChainViewSet(_MarketViewSet):
     """Every strike of one expiry and side (or one strike), with open interest."""
 
     request_serializer = shapes.OptionChainRequestSerializer
+    operation = "option_chain"
 
     @extend_schema(
         request=shapes.OptionChainRequestSerializer,
         responses={200: shapes.OptionChainResponseSerializer, **_ERRORS},
         summary="Option chain",
     )
-    def create(self, request: Request) -> Response:
-        return _respond(services.option_chain_get(params=self._validated(request)))
+    def create(self, request: Request) -> HttpResponseBase:
+        return super().create(request)
+
+    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+        return services.option_chain_get(params=params)
+
+
+class BatchQuoteViewSet(_MarketViewSet):
+    """Up to 50 quotes in one call; each item carries its own status, so one bad symbol does
+    not fail the batch. Duplicates are fetched once and cached quotes come from the cache."""
+
+    request_serializer = shapes.BatchQuoteRequestSerializer
+    operation = "quotes_batch"
+
+    @extend_schema(
+        request=shapes.BatchQuoteRequestSerializer,
+        responses={200: shapes.BatchQuoteResponseSerializer, **_ERRORS},
+        summary="Batch quotes",
+    )
+    def create(self, request: Request) -> HttpResponseBase:
+        instruments = self._validated(request)["instruments"]
+        return Response({"results": quotes_batch(instruments=instruments)})
 
 
 class HealthSerializer(serializers.Serializer):

@@ -17,10 +17,15 @@ class MarketAnswer:
     # miss: fetched from Breeze for this request; hit: served from the shared cache (or from
     # another request's fetch); stale: Breeze is failing and this is the last good answer.
     cache: str = "miss"
+    expires_at: float = 0.0  # when the fresh copy leaves the cache (0: not cached)
 
     @property
     def age_s(self) -> int:
         return max(0, int(time.time() - self.as_of))
+
+    @property
+    def fresh_for_s(self) -> float:
+        return max(0.0, self.expires_at - time.time()) if self.cache != "stale" else 0.0
 
     def served_as(self, cache: str) -> MarketAnswer:
         return replace(self, cache=cache)

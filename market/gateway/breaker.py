@@ -120,8 +120,11 @@ def record_failure(exc: errors.BreezeError) -> None:
             cache.delete(PROBE_KEY)
             logger.warning(
                 "circuit breaker opened",
-                extra={"failures": storage.counter, "reason": exc.code,
-                       "reset_s": breaker.reset_timeout},
+                extra={
+                    "failures": storage.counter,
+                    "reason": exc.code,
+                    "reset_s": breaker.reset_timeout,
+                },
             )
     except Exception:
         logger.exception("circuit breaker storage failed")

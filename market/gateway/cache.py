@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from market.gateway import errors
 from market.gateway.answers import MarketAnswer
 
 
@@ -27,17 +28,42 @@ def stale_key(key: str) -> str:
     return f"stale:{key.split(':', 2)[2]}"  # last good answers outlive the session they came from
 
 
+def from_payload(payload: tuple[Any, ...], *, served_as: str) -> MarketAnswer:
+    rows, as_of, expires_at = payload
+    return MarketAnswer(rows=rows, as_of=as_of, expires_at=expires_at, cache=served_as)
+
+
 def get_fresh(key: str) -> MarketAnswer | None:
     payload = cache.get(key)
-    return None if payload is None else MarketAnswer(*payload, cache="hit")
+    return None if payload is None else from_payload(payload, served_as="hit")
+
+
+def lookup(key: str) -> MarketAnswer | errors.BreezeError | None:
+    """A fresh answer, or the error Breeze gave moments ago, in one cache round trip."""
+    found = cache.get_many([key, error_key(key)])
+    if key in found:
+        return from_payload(found[key], served_as="hit")
+    if error_key(key) in found:
+        return errors.rebuild(found[error_key(key)])
+    return None
+
+
+def error_key(key: str) -> str:
+    return f"error:{key}"
+
+
+def put_error(key: str, exc: errors.BreezeError, ttl_s: float) -> None:
+    """Remember a failure briefly, so a burst of identical requests during an outage gets
+    the same answer instead of each calling Breeze again."""
+    cache.set(error_key(key), errors.describe(exc), ttl_s)
 
 
 def get_stale(key: str) -> MarketAnswer | None:
     payload = cache.get(stale_key(key))
-    return None if payload is None else MarketAnswer(*payload, cache="stale")
+    return None if payload is None else from_payload(payload, served_as="stale")
 
 
-def put(key: str, answer: MarketAnswer, ttl_s: float) -> None:
-    payload = (answer.rows, answer.as_of)
-    cache.set(key, payload, ttl_s)
+def put(key: str, answer: MarketAnswer) -> None:
+    payload = (answer.rows, answer.as_of, answer.expires_at)
+    cache.set(key, payload, max(0.001, answer.expires_at - answer.as_of))
     cache.set(stale_key(key), payload, settings.BREEZE_STALE_TTL_S)

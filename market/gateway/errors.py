@@ -116,9 +116,23 @@ class CircuitOpen(BreezeError):
     message = "Breeze is failing, so the proxy is not calling it for a while."
 
 
-def by_name(name: str) -> type[BreezeError]:
-    """Rebuild an error another instance reported (request merging across the fleet)."""
-    found = globals().get(name)
-    if isinstance(found, type) and issubclass(found, BreezeError):
-        return found
-    return BreezeError
+def describe(exc: BreezeError) -> dict[str, object]:
+    """A picklable description of an error, to share it through the cache."""
+    return {
+        "cls": type(exc).__name__,
+        "message": exc.message,
+        "details": exc.details,
+        "retry_after": exc.retry_after,
+    }
+
+
+def rebuild(described: dict[str, object]) -> BreezeError:
+    """The error another request (perhaps on another instance) described."""
+    found = globals().get(str(described["cls"]))
+    cls = found if isinstance(found, type) and issubclass(found, BreezeError) else BreezeError
+    retry_after = described.get("retry_after")
+    return cls(
+        str(described["message"]),
+        details=described.get("details"),
+        retry_after=float(retry_after) if retry_after is not None else None,
+    )

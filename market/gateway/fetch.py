@@ -13,6 +13,7 @@ endpoint the same way:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,17 @@ from market.gateway import breaker, budget, errors, merging
 from market.gateway import cache as answer_cache
 from market.gateway.answers import MarketAnswer, Rows
 from market.gateway.client import BreezeClient
+
+# Answers about the request itself or Breeze's health, worth repeating to identical requests
+# for a moment; session and budget errors are not (they change with the session or the clock).
+REMEMBERED_ERRORS = (
+    errors.NoData,
+    errors.UpstreamRejected,
+    errors.UpstreamUnavailable,
+    errors.UpstreamBadResponse,
+    errors.UpstreamTimeout,
+)
+ERROR_TTL_S = 1.0
 
 
 def fetch(
@@ -35,12 +47,16 @@ def fetch(
     priority: str = budget.INTERACTIVE,
 ) -> MarketAnswer:
     key = answer_cache.answer_key(session_id, operation, params)
-    cached = answer_cache.get_fresh(key)
+    cached = answer_cache.lookup(key)
+    if isinstance(cached, errors.BreezeError):
+        raise cached
     if cached is not None:
         return cached
 
     def load() -> MarketAnswer:
-        again = answer_cache.get_fresh(key)  # a flight may have landed while we queued
+        again = answer_cache.lookup(key)  # a flight may have landed while we queued
+        if isinstance(again, errors.BreezeError):
+            raise again
         if again is not None:
             return again
         breaker.before_call()
@@ -53,10 +69,13 @@ def fetch(
             raise
         except errors.BreezeError as exc:
             breaker.record_failure(exc)
+            if isinstance(exc, REMEMBERED_ERRORS):
+                answer_cache.put_error(key, exc, min(ERROR_TTL_S, ttl_s))
             raise
         breaker.record_success()
-        answer = MarketAnswer(rows=rows)
-        answer_cache.put(key, answer, ttl_s)
+        now = time.time()
+        answer = MarketAnswer(rows=rows, as_of=now, expires_at=now + ttl_s)
+        answer_cache.put(key, answer)
         return answer
 
     wait_s = settings.BREEZE_TIMEOUT_S + settings.BREEZE_QUEUE_WAIT_S + 1

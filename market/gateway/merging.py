@@ -17,6 +17,7 @@ from concurrent.futures import Future
 
 from django.core.cache import cache
 
+from market.gateway import cache as answer_cache
 from market.gateway import errors
 from market.gateway.answers import MarketAnswer
 
@@ -62,7 +63,7 @@ def _fleet_flight(key: str, load: Callable[[], MarketAnswer], wait_s: float) -> 
             try:
                 return load()
             except errors.BreezeError as exc:
-                cache.set(f"flight-error:{flight}", _describe(exc), ERROR_TTL_S)
+                cache.set(f"flight-error:{flight}", errors.describe(exc), ERROR_TTL_S)
                 raise
             finally:
                 cache.delete(lock_key)
@@ -80,26 +81,15 @@ def _follow(key: str, lock_key: str, deadline: float) -> MarketAnswer | None:
     while time.monotonic() < deadline:
         found = cache.get_many([key, lock_key])
         if key in found:
-            return MarketAnswer(*found[key], cache="hit")
+            return answer_cache.from_payload(found[key], served_as="hit")
         flight = found.get(lock_key)
         if flight is None:
             # The leader finished: it either reported an error or left nothing to share.
             reported = cache.get(f"flight-error:{seen_flight}") if seen_flight else None
             if reported is not None:
-                raise _rebuild(reported)
+                raise errors.rebuild(reported)
             return None
         seen_flight = flight
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
     return None
-
-
-def _describe(exc: errors.BreezeError) -> dict[str, object]:
-    return {"cls": type(exc).__name__, "message": exc.message, "details": exc.details,
-            "retry_after": exc.retry_after}
-
-
-def _rebuild(reported: dict[str, object]) -> errors.BreezeError:
-    cls = errors.by_name(str(reported["cls"]))
-    return cls(str(reported["message"]), details=reported["details"],
-               retry_after=reported["retry_after"])  # type: ignore[arg-type]

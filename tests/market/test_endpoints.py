@@ -16,7 +16,7 @@ def _post(api, path: str, body: dict, prefix: str = "/breeze"):
 
 def _next_weekly_expiry() -> date:
     from breeze_sim.instruments import weekly_expiries
-    from breeze_sim.market_time import to_ist_naive, system_clock
+    from breeze_sim.market_time import system_clock, to_ist_naive
 
     return weekly_expiries(to_ist_naive(system_clock()).date())[0]
 
