@@ -13,6 +13,7 @@ Never add a top-level module named ``config``: breeze-connect imports one by tha
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -167,6 +168,8 @@ STORAGES = {
 # Serve admin and browsable-API assets straight from the installed apps when they have not
 # been collected (the embedded default); production images run collectstatic at build time.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+if WHITENOISE_USE_FINDERS:
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # Request bodies are small JSON documents; anything larger is refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from breeze_proxy.errors import ProxyError
+from market.gateway import budget
 from market.gateway import client as gateway
 from market.gateway.client import IST
 from market.gateway.errors import BreezeError, SessionMissing
@@ -58,6 +59,7 @@ def breeze_session_activate(
     """
     token = clean_session_token(api_session)
     try:
+        budget.acquire()  # customerdetails is a Breeze call like any other
         credentials = gateway.session_exchange(api_session=token)
     except BreezeError as exc:
         failed_at = timezone.now()

@@ -1,0 +1,149 @@
+"""Real proxy processes (gunicorn, production config) on the real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_DB = 14
+ADMIN_KEY = "multi-instance-admin-key-7f3a"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ProxyInstance:
+    """One gunicorn-served proxy, as Cloud Run would run one instance."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.env = env
+        self.port = _free_port()
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ProxyInstance:
+        env = {**self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "breeze_proxy.wsgi:application",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> ProxyInstance:
+        self.stop()
+        return self.start()
+
+    def post(self, path: str, body: dict, **headers: str) -> requests.Response:
+        return requests.post(f"{self.url}{path}", json=body, headers=headers, timeout=30)
+
+    def quote(self, code: str = "RELIND") -> requests.Response:
+        return self.post("/breeze/quotes", {"stock_code": code})
+
+    def activate(self, token: str) -> requests.Response:
+        return self.post(
+            "/breeze/admin/api-session", {"api_session": token}, **{"X-Proxy-Admin-Key": ADMIN_KEY}
+        )
+
+
+@pytest.fixture(scope="module")
+def shared_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail("Redis at 127.0.0.1:6379 is required (.ci/run starts it)")
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def instances(sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_factory):
+    """Two proxy instances sharing one database and one Redis, on separate ports."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
+        "DATABASE_URL": database_url,
+        "CONN_MAX_AGE": "0",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CACHE_KEY_PREFIX": f"multi-{uuid.uuid4().hex[:8]}",
+        "BREEZE_SIM_URL": sim.url,
+        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
+        "BREEZE_TIMEOUT_S": "2",
+        "BREEZE_RATE_PER_MIN": "6",
+        "BREEZE_QUEUE_WAIT_S": "0.5",
+        "BREEZE_BREAKER_FAILURES": "3",
+        "BREEZE_BREAKER_RESET_S": "30",
+        "BREEZE_QUOTE_TTL_S": "30",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "8",
+        "SECURE_SSL_REDIRECT": "false",
+    }
+    logs = tmp_path_factory.mktemp("instances")
+    pair = [ProxyInstance("a", env, logs), ProxyInstance("b", env, logs)]
+    with django_db_blocker.unblock():
+        for instance in pair:
+            instance.start()
+    yield pair
+    for instance in pair:
+        instance.stop()
+
+
+@pytest.fixture
+def a_and_b(instances, shared_redis, sim, transactional_db):
+    """Each test starts with empty shared state (Redis db flushed, tables truncated after)."""
+    shared_redis.flushdb()
+    sim.reset()
+    return instances
