@@ -7,6 +7,8 @@ over real HTTP.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -15,12 +17,32 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from breeze_sim import SimulatorServer
+from tests import leakcheck
 
 ADMIN_KEY_HEADER = "HTTP_X_PROXY_ADMIN_KEY"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="run long load and fuzz tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(leakcheck.RawLogCapture(level=logging.DEBUG))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any response or log line of the whole run contained a secret."""
+    if getattr(session.config, "workerinput", None) is not None or not session.items:
+        return
+    leaks = leakcheck.find_leaks()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(leakcheck.summary())
+    if leaks:
+        if reporter is not None:
+            for leak in leaks:
+                reporter.write_line(f"SECRET LEAK: {leak}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,6 +57,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimulatorServer]:
     server = SimulatorServer(host="127.0.0.1", port=0).start()
+    issue = server.issue_session
+
+    def issue_session(token: str | None = None) -> str:
+        # Distinctive tokens, so the leak sweep cannot confuse one with a price or volume.
+        token = token or f"tok{secrets.token_hex(8)}"
+        leakcheck.remember_secret(token)
+        return issue(token)
+
+    server.issue_session = issue_session  # type: ignore[method-assign]
+    from market.gateway import client as gateway
+
+    exchange = gateway.session_exchange
+
+    def remembering_exchange(*, api_session: str):
+        credentials = exchange(api_session=api_session)
+        leakcheck.remember_session(credentials.user_id, credentials.session_key)
+        return credentials
+
+    gateway.session_exchange = remembering_exchange
     overrides = override_settings(
         BREEZE_SIM_URL=server.url,
         BREEZE_API_URL=server.api_url,
@@ -47,6 +88,7 @@ def sim() -> Iterator[SimulatorServer]:
         yield server
     finally:
         overrides.disable()
+        gateway.session_exchange = exchange
         server.stop()
 
 

@@ -21,4 +21,7 @@ os.environ.pop("GCP_PROJECT_ID", None)
 
 from breeze_proxy.settings import *  # noqa: F403
 
+# The whole run is swept for leaked secrets (tests/leakcheck.py).
+MIDDLEWARE = ["tests.leakcheck.CaptureResponsesMiddleware", *MIDDLEWARE]  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users

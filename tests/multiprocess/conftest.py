@@ -16,6 +16,8 @@ import pytest
 import redis
 import requests
 
+from tests import leakcheck
+
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
 ADMIN_KEY = "multi-instance-admin-key-7f3a"
@@ -36,6 +38,7 @@ class ProxyInstance:
         self.port = _free_port()
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        leakcheck.remember_log_file(self.log_path)
 
     @property
     def url(self) -> str:
