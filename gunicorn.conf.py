@@ -22,6 +22,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 75  # longer than Cloud Run's front end idles, so it never reuses a closed socket
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# gunicorn 27's control socket defaults to one path per user, shared by every instance on the
+# machine; the proxy is managed by signals (Cloud Run sends SIGTERM), so it is switched off.
+control_socket_disable = True
 accesslog = None  # the proxy writes its own access line (with the request id)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

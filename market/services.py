@@ -55,9 +55,10 @@ def _fetch(
     call: Callable[[BreezeClient], Rows],
     *,
     ttl_s: float,
+    session: LiveSession | None,
     priority: str = budget.INTERACTIVE,
 ) -> MarketAnswer:
-    live = live_session()
+    live = session or live_session()
     try:
         return fetch(
             session_id=live.id,
@@ -73,15 +74,19 @@ def _fetch(
         raise
 
 
-def quote_get(*, params: dict[str, str]) -> MarketAnswer:
+def quote_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
     return _fetch(
-        "quotes", params, lambda client: client.quotes(**params), ttl_s=settings.BREEZE_QUOTE_TTL_S
+        "quotes",
+        params,
+        lambda client: client.quotes(**params),
+        ttl_s=settings.BREEZE_QUOTE_TTL_S,
+        session=session,
     )
 
 
-def depth_get(*, params: dict[str, str]) -> MarketAnswer:
+def depth_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
     """Best bid and offer per exchange row: all the depth Breeze's REST API offers."""
-    answer = quote_get(params=params)
+    answer = quote_get(params=params, session=session)
     rows = [{**{name: row.get(name) for name in DEPTH_FIELDS}, "levels": 1} for row in answer.rows]
     return MarketAnswer(
         rows=rows, as_of=answer.as_of, cache=answer.cache, expires_at=answer.expires_at
@@ -97,20 +102,24 @@ def history_ttl_s(params: dict[str, str], now: datetime | None = None) -> float:
     return settings.BREEZE_HISTORY_OPEN_TTL_S
 
 
-def historical_candles_list(*, params: dict[str, str]) -> MarketAnswer:
+def historical_candles_list(
+    *, params: dict[str, str], session: LiveSession | None = None
+) -> MarketAnswer:
     return _fetch(
         "historicalcharts",
         params,
         lambda client: client.historical(**params),
         ttl_s=history_ttl_s(params),
+        session=session,
         priority=budget.BULK,
     )
 
 
-def option_chain_get(*, params: dict[str, str]) -> MarketAnswer:
+def option_chain_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
     return _fetch(
         "optionchain",
         params,
         lambda client: client.option_chain(**params),
         ttl_s=settings.BREEZE_CHAIN_TTL_S,
+        session=session,
     )

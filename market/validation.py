@@ -6,7 +6,9 @@ the SDK's messages are reused where they are clear, so a Breeze user recognises 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "NDX", "MCX")
 FNO_EXCHANGES = ("NFO", "BFO", "NDX", "MCX")
@@ -23,6 +25,11 @@ INTERVAL_ALIASES = {
     "5min": "5minute",
     "30min": "30minute",
 }
+
+IST = ZoneInfo("Asia/Kolkata")
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
+)
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d-%B-%Y", "%d/%m/%Y")
 _DATETIME_FORMATS = (
@@ -44,6 +51,15 @@ def parse_date_or_datetime(value: str) -> tuple[datetime, bool]:
     trailing ``Z`` is accepted and ignored rather than converted.
     """
     text = value.strip()
+    if _ISO_DATE.match(text):  # the common case, without trying formats one by one
+        try:
+            moment = datetime.fromisoformat(text[:-1] if text.endswith("Z") else text)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:  # an explicit offset: convert to IST wall clock
+                moment = moment.astimezone(IST).replace(tzinfo=None)
+            return moment, len(text) > 10
     for fmt in _DATETIME_FORMATS:
         try:
             return datetime.strptime(text, fmt), True

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from market import ready, services
 from market import serializers as shapes
 from market.batch import quotes_batch
-from sessions_admin.selectors import breeze_session_status
+from sessions_admin.selectors import LiveSession, breeze_session_status
 
 _ERRORS = {
     status: OpenApiResponse(shapes.ErrorSerializer, description=description)
@@ -52,7 +52,9 @@ class _MarketViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
+    def _answer(
+        self, params: dict[str, Any], session: LiveSession | None = None
+    ) -> services.MarketAnswer:
         raise NotImplementedError
 
     def create(self, request: Request) -> HttpResponseBase:
@@ -63,7 +65,7 @@ class _MarketViewSet(viewsets.ViewSet):
         ready_response = ready.get(session.id, self.operation, body)
         if ready_response is not None:
             return ready_response
-        answer = self._answer(self._validated(request))
+        answer = self._answer(self._validated(request), session)
         return ready.keep(session.id, self.operation, body, answer)
 
 
@@ -81,8 +83,10 @@ class QuoteViewSet(_MarketViewSet):
     def create(self, request: Request) -> HttpResponseBase:
         return super().create(request)
 
-    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
-        return services.quote_get(params=params)
+    def _answer(
+        self, params: dict[str, Any], session: LiveSession | None = None
+    ) -> services.MarketAnswer:
+        return services.quote_get(params=params, session=session)
 
 
 class DepthViewSet(_MarketViewSet):
@@ -99,8 +103,10 @@ class DepthViewSet(_MarketViewSet):
     def create(self, request: Request) -> HttpResponseBase:
         return super().create(request)
 
-    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
-        return services.depth_get(params=params)
+    def _answer(
+        self, params: dict[str, Any], session: LiveSession | None = None
+    ) -> services.MarketAnswer:
+        return services.depth_get(params=params, session=session)
 
 
 class HistoricalViewSet(_MarketViewSet):
@@ -117,8 +123,10 @@ class HistoricalViewSet(_MarketViewSet):
     def create(self, request: Request) -> HttpResponseBase:
         return super().create(request)
 
-    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
-        return services.historical_candles_list(params=params)
+    def _answer(
+        self, params: dict[str, Any], session: LiveSession | None = None
+    ) -> services.MarketAnswer:
+        return services.historical_candles_list(params=params, session=session)
 
 
 class OptionChainViewSet(_MarketViewSet):
@@ -135,8 +143,10 @@ class OptionChainViewSet(_MarketViewSet):
     def create(self, request: Request) -> HttpResponseBase:
         return super().create(request)
 
-    def _answer(self, params: dict[str, Any]) -> services.MarketAnswer:
-        return services.option_chain_get(params=params)
+    def _answer(
+        self, params: dict[str, Any], session: LiveSession | None = None
+    ) -> services.MarketAnswer:
+        return services.option_chain_get(params=params, session=session)
 
 
 class BatchQuoteViewSet(_MarketViewSet):

@@ -25,3 +25,8 @@ from breeze_proxy.settings import *  # noqa: F403
 MIDDLEWARE = ["tests.leakcheck.CaptureResponsesMiddleware", *MIDDLEWARE]  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+
+# One test database per run, so parallel runs on one machine (developers, CI) never collide.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("TEST_DB_NAME", f"test_breeze_{os.getpid()}"),
+}

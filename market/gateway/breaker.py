@@ -71,13 +71,14 @@ def _open_for(breaker: pybreaker.CircuitBreaker) -> float:
     return max(0.0, opened.timestamp() + breaker.reset_timeout - time.time())
 
 
-def before_call() -> None:
-    """Raise CircuitOpen unless a call may go to Breeze now."""
+def before_call() -> bool:
+    """Raise CircuitOpen unless a call may go to Breeze now; True when the breaker was closed
+    (so that recording the call's success needs no further read)."""
     try:
         breaker = _current()
         current = breaker.current_state
         if current == pybreaker.STATE_CLOSED:
-            return
+            return True
         wait = _open_for(breaker) if current == pybreaker.STATE_OPEN else 0.0
         if wait > 0:
             raise errors.CircuitOpen(retry_after=wait)
@@ -85,22 +86,27 @@ def before_call() -> None:
         if cache.add(PROBE_KEY, 1, timeout=int(settings.BREEZE_TIMEOUT_S) + 2):
             breaker.half_open()
             logger.info("circuit breaker probing Breeze")
-            return
+            return False
         raise errors.CircuitOpen(retry_after=1)
     except errors.CircuitOpen:
         raise
     except Exception:
         logger.exception("circuit breaker storage failed; letting the call through")
+        return False
 
 
-def record_success() -> None:
+def record_success(*, was_closed: bool = False) -> None:
+    """Breeze answered: the consecutive-failure count restarts, a probing breaker closes."""
     try:
         breaker = _current()
+        if was_closed:
+            breaker._state_storage.reset_counter()  # one write instead of two reads
+            return
         if breaker.current_state != pybreaker.STATE_CLOSED:
             breaker.close()
             cache.delete(PROBE_KEY)
             logger.warning("circuit breaker closed: Breeze answered")
-        elif breaker._state_storage.counter:
+        else:
             breaker._state_storage.reset_counter()
     except Exception:
         logger.exception("circuit breaker storage failed")

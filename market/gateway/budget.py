@@ -1,12 +1,12 @@
 """One budget of Breeze calls for the whole fleet, with a short queue in front of it.
 
 Breeze accepts 100 calls a minute and 5000 a day per API key; the proxy keeps under
-``BREEZE_RATE_PER_MIN`` (moving 60 s window, from the ``limits`` library, in Redis when
-configured) and ``BREEZE_RATE_PER_DAY`` (a counter per IST date, so it resets at midnight IST
-like Breeze's). A caller that finds the budget spent waits up to ``BREEZE_QUEUE_WAIT_S`` for a
-slot; interactive calls (quotes) go first, history waits while any quote is waiting and never
+``BREEZE_RATE_PER_MIN`` (a moving window) and ``BREEZE_RATE_PER_DAY`` (a counter per IST date,
+so it resets at midnight IST like Breeze's), both from the ``limits`` library and kept in Redis
+when configured. A caller that finds the budget spent waits up to ``BREEZE_QUEUE_WAIT_S`` for a
+slot; interactive calls (quotes) go first: history waits while any quote is waiting and never
 takes the last tenth of the minute's budget. When Breeze itself answers "limit exceeded", the
-whole budget pauses instead of spending more calls on refusals.
+budget is filled up, so no more calls are spent on refusals until Breeze's window has passed.
 """
 
 from __future__ import annotations
@@ -21,78 +21,64 @@ import limits
 from django.conf import settings
 from django.core.cache import cache
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from market.gateway import errors
 from market.gateway.client import IST, seconds_to_ist_midnight
 
 logger = logging.getLogger("market.gateway")
 
+# A call is counted when admitted and reaches Breeze a moment later; a 61 s window keeps
+# Breeze's own 60 s window from ever seeing more than the budget.
+WINDOW_S = 61
 INTERACTIVE = "interactive"
 BULK = "bulk"
-PAUSE_KEY = "budget:paused-until"
 WAITING_KEY = "budget:interactive-waiting"
 
 
 @functools.cache
-def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+def _limiters(storage_uri: str) -> tuple[MovingWindowRateLimiter, FixedWindowRateLimiter]:
+    storage = storage_from_string(storage_uri)
+    return MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
 
 
-def _minute_item() -> limits.RateLimitItem:
-    return limits.RateLimitItemPerMinute(settings.BREEZE_RATE_PER_MIN)
+def _minute() -> tuple[MovingWindowRateLimiter, limits.RateLimitItem, tuple[str, ...]]:
+    limiter = _limiters(settings.REDIS_URL or "memory://")[0]
+    item = limits.RateLimitItemPerSecond(settings.BREEZE_RATE_PER_MIN, WINDOW_S)
+    return limiter, item, (settings.SHARED_STATE_NAMESPACE, "breeze-calls")
 
 
-def _identity() -> tuple[str, str]:
-    return (settings.SHARED_STATE_NAMESPACE, "breeze-calls")
+def _day() -> tuple[FixedWindowRateLimiter, limits.RateLimitItem, tuple[str, ...]]:
+    # One counter per IST date: the key changes at midnight IST, whatever the window's start.
+    limiter = _limiters(settings.REDIS_URL or "memory://")[1]
+    item = limits.RateLimitItemPerDay(settings.BREEZE_RATE_PER_DAY, 2)
+    today = datetime.now(tz=IST).date().isoformat()
+    return limiter, item, (settings.SHARED_STATE_NAMESPACE, "breeze-calls-day", today)
 
 
-def _storage_uri() -> str:
-    return settings.REDIS_URL or "memory://"
-
-
-def _day_key(now: datetime | None = None) -> str:
-    return f"budget:day:{(now or datetime.now(tz=IST)).date().isoformat()}"
-
-
-def pause(seconds: float) -> None:
-    """Stop spending calls for ``seconds`` (Breeze said the key is over its limit)."""
-    until = time.time() + seconds
-    cache.set(PAUSE_KEY, until, max(1, int(seconds + 1)))
-    logger.warning("rate budget paused by Breeze's limit answer", extra={"seconds": seconds})
-
-
-def _paused_for() -> float:
-    until = cache.get(PAUSE_KEY)
-    return max(0.0, float(until) - time.time()) if until else 0.0
-
-
-def _take_day_slot() -> bool:
-    key = _day_key()
-    cache.add(key, 0, timeout=2 * 86400)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.add(key, 1, timeout=2 * 86400)
-        used = 1
-    return used <= settings.BREEZE_RATE_PER_DAY
+def pause(*, per_day: bool = False) -> None:
+    """Breeze said the key is over its limit: treat the window (or the day) as spent."""
+    limiter, item, identity = _day() if per_day else _minute()
+    remaining = limiter.get_window_stats(item, *identity).remaining
+    if remaining > 0:
+        limiter.hit(item, *identity, cost=remaining)
+    logger.warning("rate budget filled after Breeze's limit answer", extra={"per_day": per_day})
 
 
 def _try_minute_slot(priority: str) -> bool:
-    limiter = _limiter(_storage_uri())
-    item = _minute_item()
+    limiter, item, identity = _minute()
     if priority == BULK:
         if (cache.get(WAITING_KEY) or 0) > 0:
             return False
         reserve = max(1, settings.BREEZE_RATE_PER_MIN // 10)
-        if limiter.get_window_stats(item, *_identity()).remaining <= reserve:
+        if limiter.get_window_stats(item, *identity).remaining <= reserve:
             return False
-    return limiter.hit(item, *_identity())
+    return limiter.hit(item, *identity)
 
 
 def _seconds_until_slot() -> float:
-    stats = _limiter(_storage_uri()).get_window_stats(_minute_item(), *_identity())
-    return max(0.05, stats.reset_time - time.time())
+    limiter, item, identity = _minute()
+    return max(0.05, limiter.get_window_stats(item, *identity).reset_time - time.time())
 
 
 def acquire(*, priority: str = INTERACTIVE, wait_s: float | None = None) -> None:
@@ -102,17 +88,17 @@ def acquire(*, priority: str = INTERACTIVE, wait_s: float | None = None) -> None
     waiting = False
     try:
         while True:
-            paused = _paused_for()
-            if not paused and _try_minute_slot(priority):
-                if _take_day_slot():
+            if _try_minute_slot(priority):
+                day_limiter, day_item, day_identity = _day()
+                if day_limiter.hit(day_item, *day_identity):
                     return
                 raise errors.RateBudgetExhausted(
                     "The proxy's daily Breeze call budget is spent.",
                     retry_after=seconds_to_ist_midnight(),
                 )
-            retry_after = paused or _seconds_until_slot()
+            retry_after = _seconds_until_slot()
             left = deadline - time.monotonic()
-            if left <= 0 or retry_after > left:  # no slot frees in time: say when
+            if left <= 0 or retry_after > left:  # no slot frees in time: say when one will
                 raise errors.RateBudgetExhausted(retry_after=retry_after)
             if priority == INTERACTIVE and not waiting:
                 waiting = True
@@ -134,17 +120,21 @@ def _incr(key: str, delta: int = 1) -> None:
 
 def reset() -> None:
     """Forget every call counted (operations and tests)."""
-    _limiter(_storage_uri()).clear(_minute_item(), *_identity())
-    cache.delete_many([PAUSE_KEY, WAITING_KEY, _day_key()])
+    for limiter, item, identity in (_minute(), _day()):
+        limiter.clear(item, *identity)
+    cache.delete(WAITING_KEY)
 
 
 def usage() -> dict[str, float]:
-    """Figures for health and the benchmark."""
-    stats = _limiter(_storage_uri()).get_window_stats(_minute_item(), *_identity())
+    """Figures for operators: what is left of the minute and the day."""
+    minute_limiter, minute_item, minute_identity = _minute()
+    day_limiter, day_item, day_identity = _day()
+    day_stats = day_limiter.get_window_stats(day_item, *day_identity)
     return {
         "per_minute_limit": settings.BREEZE_RATE_PER_MIN,
-        "per_minute_remaining": stats.remaining,
+        "per_minute_remaining": minute_limiter.get_window_stats(
+            minute_item, *minute_identity
+        ).remaining,
         "per_day_limit": settings.BREEZE_RATE_PER_DAY,
-        "per_day_used": cache.get(_day_key()) or 0,
-        "paused_for_s": round(_paused_for(), 1),
+        "per_day_used": settings.BREEZE_RATE_PER_DAY - day_stats.remaining,
     }

@@ -59,20 +59,20 @@ def fetch(
             raise again
         if again is not None:
             return again
-        breaker.before_call()
+        was_closed = breaker.before_call()
         budget.acquire(priority=priority)
         try:
             rows = call(client())
         except errors.UpstreamRateLimited as exc:
-            budget.pause(exc.retry_after or 60)
+            budget.pause(per_day="per day" in str(exc.details))
             breaker.record_failure(exc)
             raise
         except errors.BreezeError as exc:
-            breaker.record_failure(exc)
+            breaker.record_failure(exc)  # counts only transport failures, timeouts and 5xx
             if isinstance(exc, REMEMBERED_ERRORS):
                 answer_cache.put_error(key, exc, min(ERROR_TTL_S, ttl_s))
             raise
-        breaker.record_success()
+        breaker.record_success(was_closed=was_closed)
         now = time.time()
         answer = MarketAnswer(rows=rows, as_of=now, expires_at=now + ttl_s)
         answer_cache.put(key, answer)
