@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 from market import ready, services
 from market import serializers as shapes
 from market.batch import quotes_batch
-from sessions_admin.selectors import LiveSession, breeze_session_status
+from market.gateway.errors import SessionMissing
+from sessions_admin.selectors import (
+    LiveSession,
+    breeze_session_get_live_with,
+    breeze_session_status,
+)
 
 _ERRORS = {
     status: OpenApiResponse(shapes.ErrorSerializer, description=description)
@@ -60,13 +65,15 @@ class _MarketViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> HttpResponseBase:
         if request.accepted_renderer.format != "json":  # the browsable API renders normally
             return _respond(self._answer(self._validated(request)))
-        session = services.live_session()
-        body = request.body
-        ready_response = ready.get(session.id, self.operation, body)
+        ready_key = ready.key(self.operation, request.body)
+        session, found = breeze_session_get_live_with([ready_key])
+        if session is None:
+            raise SessionMissing()
+        ready_response = ready.response_from(found, ready_key, session.id)
         if ready_response is not None:
             return ready_response
         answer = self._answer(self._validated(request), session)
-        return ready.keep(session.id, self.operation, body, answer)
+        return ready.keep(ready_key, session.id, answer)
 
 
 class QuoteViewSet(_MarketViewSet):

@@ -53,16 +53,28 @@ def breeze_session_get_active(*, now: datetime | None = None) -> BreezeSession |
 
 def breeze_session_get_live(*, now: datetime | None = None) -> LiveSession | None:
     """The live session, from the shared cache when fresh, else from the database."""
+    return breeze_session_get_live_with([], now=now)[0]
+
+
+def breeze_session_get_live_with(
+    keys: list[str], *, now: datetime | None = None
+) -> tuple[LiveSession | None, dict[str, Any]]:
+    """The live session and, in the same cache round trip, the values of ``keys``.
+
+    The hot path of a cached quote needs both the session and the ready answer; one round
+    trip to Redis instead of two is a measurable share of that request's cost.
+    """
     now = now or timezone.now()
-    cached = cache.get(LIVE_SESSION_CACHE_KEY)
+    found = cache.get_many([LIVE_SESSION_CACHE_KEY, *keys])
+    cached = found.pop(LIVE_SESSION_CACHE_KEY, None)
     if cached is None:
         row = breeze_session_get_active(now=now)
         cached = _to_cache(row)
         cache.set(LIVE_SESSION_CACHE_KEY, cached, LIVE_SESSION_CACHE_TTL_S)
     if not cached:
-        return None
+        return None, found
     live = LiveSession(**cached)
-    return live if live.expires_at > now else None
+    return (live if live.expires_at > now else None), found
 
 
 def _to_cache(row: BreezeSession | None) -> dict[str, Any]:
