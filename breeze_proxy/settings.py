@@ -241,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "breeze_proxy.schema.strict_request_bodies",
+    ],
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from breeze_proxy.schema import ErrorSerializer
 from breeze_proxy.serializers import StrictSerializer
 from market import validation as rules
 
@@ -298,13 +299,6 @@ class OptionChainResponseSerializer(serializers.Serializer):
     Success = OptionChainRowSerializer(many=True)
     as_of = serializers.DateTimeField()
     stale = serializers.BooleanField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField()
-    code = serializers.CharField()
 
 
 class BatchQuoteRequestSerializer(StrictSerializer):

@@ -7,12 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from breeze_proxy.schema import error_responses
 from market import ready, services
 from market import serializers as shapes
 from market.batch import quotes_batch
@@ -23,18 +24,7 @@ from sessions_admin.selectors import (
     breeze_session_status,
 )
 
-_ERRORS = {
-    status: OpenApiResponse(shapes.ErrorSerializer, description=description)
-    for status, description in {
-        400: "Invalid input (nothing was sent to Breeze)",
-        401: "No live Breeze session, or a bad client key",
-        404: "Breeze has no data for this request",
-        429: "Over a rate limit (see Retry-After)",
-        502: "Breeze failed or answered nonsense",
-        503: "Breeze is failing; the circuit breaker is open",
-        504: "Breeze did not answer in time",
-    }.items()
-}
+_ERRORS = error_responses(400, 401, 403, 404, 413, 415, 429, 502, 503, 504)
 
 
 def _respond(answer: services.MarketAnswer) -> Response:

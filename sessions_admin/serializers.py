@@ -5,13 +5,16 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from breeze_proxy.serializers import StrictSerializer
+from sessions_admin.services import TOKEN_PATTERN, InvalidSessionToken
 
 
 class ApiSessionRequestSerializer(StrictSerializer):
-    api_session = serializers.CharField(
+    api_session = serializers.RegexField(
+        TOKEN_PATTERN,
         max_length=256,
         trim_whitespace=True,
         write_only=True,
+        error_messages={"invalid": InvalidSessionToken.message},
         help_text="Today's API session token from the Breeze login redirect (?apisession=...).",
     )
 

@@ -24,7 +24,8 @@ from sessions_admin.selectors import LIVE_SESSION_CACHE_KEY
 
 logger = logging.getLogger(__name__)
 
-_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._~+/=\-]{4,256}$")
+TOKEN_PATTERN = r"^[A-Za-z0-9._~+/=\-]{4,256}$"  # noqa: S105 - a pattern, not a secret
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 class InvalidSessionToken(ProxyError):
@@ -41,7 +42,7 @@ def next_ist_midnight(now: datetime) -> datetime:
 
 def clean_session_token(raw: str) -> str:
     token = (raw or "").strip()
-    if not _TOKEN_PATTERN.match(token):
+    if not _TOKEN.match(token):
         raise InvalidSessionToken()
     return token
 

@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from breeze_proxy.schema import error_responses
 from sessions_admin import selectors, services
 from sessions_admin.authentication import ADMIN_KEY_HEADER, AdminKeyAuthentication, IsAdminKeyHolder
 from sessions_admin.serializers import (
@@ -24,6 +25,10 @@ ADMIN_KEY_PARAMETER = OpenApiParameter(
 )
 
 
+# Every admin call can fail authentication, be locked out, or find administration disabled.
+ADMIN_ERRORS = error_responses(401, 429, 503)
+
+
 def _caller(request: Request) -> str:
     return f"admin-api from {request.META.get('REMOTE_ADDR', 'unknown')}"
 
@@ -37,7 +42,11 @@ class ApiSessionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=ApiSessionRequestSerializer,
-        responses={200: ApiSessionResponseSerializer},
+        responses={
+            200: ApiSessionResponseSerializer,
+            **ADMIN_ERRORS,
+            **error_responses(400, 413, 415, 502, 504),
+        },
         parameters=[ADMIN_KEY_PARAMETER],
         summary="Activate today's Breeze session",
     )
@@ -56,7 +65,7 @@ class ApiSessionViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        responses={200: SessionStateSerializer},
+        responses={200: SessionStateSerializer, **ADMIN_ERRORS},
         parameters=[ADMIN_KEY_PARAMETER],
         summary="State of the Breeze session",
     )
@@ -65,7 +74,7 @@ class ApiSessionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: SessionStateSerializer},
+        responses={200: SessionStateSerializer, **ADMIN_ERRORS},
         parameters=[ADMIN_KEY_PARAMETER],
         summary="Clear the Breeze session",
     )

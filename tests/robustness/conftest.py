@@ -1,0 +1,127 @@
+"""Shared pieces of the robustness suite: client keys (when the ``access`` app exists), real
+gunicorn proxies on Redis db 14 and the test PostgreSQL (``tests.multiprocess.conftest``), and
+small measuring helpers.
+
+Every test here runs fast by default; ``--run-slow`` runs the long versions
+(``scripts/robustness.sh``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.multiprocess.conftest import ADMIN_KEY, REDIS_DB, ProxyInstance, shared_redis
+
+__all__ = ["ADMIN_KEY", "shared_redis"]
+
+KEY_SCOPES = "quotes,depth,historical,batch,option_chain"
+KEY_QUOTA = "1000000000"
+ENVELOPE_FIELDS = {"error", "message", "details", "code"}
+
+
+def access_installed() -> bool:
+    """Whether the client-key app (``access``, header ``X-Proxy-Key``) is part of the project."""
+    from django.apps import apps
+
+    return apps.is_installed("access")
+
+
+def create_client_key(name: str) -> str | None:
+    """A valid client key with every market scope, or None while ``access`` does not exist.
+
+    Uses the documented command (``manage.py client_keys create``), which prints the key alone
+    on its last stdout line. Needs database access (a db/transactional_db test).
+    """
+    if not access_installed():
+        return None
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "client_keys", "create", "--name", name, "--scopes", KEY_SCOPES, "--quota", KEY_QUOTA,
+        stdout=out,
+    )  # fmt: skip
+    lines = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
+    assert lines, "client_keys create printed nothing"
+    return lines[-1]
+
+
+def key_headers(key: str | None) -> dict[str, str]:
+    return {"X-Proxy-Key": key} if key else {}
+
+
+def is_envelope(body: object) -> bool:
+    """The documented error envelope: error == message, a string code, a details member."""
+    return (
+        isinstance(body, dict)
+        and body.keys() >= ENVELOPE_FIELDS
+        and isinstance(body["code"], str)
+        and bool(body["code"])
+        and isinstance(body["message"], str)
+        and body["error"] == body["message"]
+    )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100) of ``values``; 0 for an empty list."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def database_url() -> str:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return (
+        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
+        f"/{database['NAME']}"
+    )
+
+
+def proxy_env(sim_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a real proxy process: the pytest PostgreSQL DB, Redis db 14, the
+    simulator, the multiprocess suite's admin key; ``overrides`` adds or replaces names."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CACHE_KEY_PREFIX": f"robust-{uuid.uuid4().hex[:8]}",
+        "BREEZE_SIM_URL": sim_url,
+        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="module")
+def start_proxy(
+    sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_factory
+) -> Iterator[Callable[..., ProxyInstance]]:
+    """Start gunicorn proxies (production ``gunicorn.conf.py``) with extra environment; every
+    one started is stopped when the module ends."""
+    started: list[ProxyInstance] = []
+    logs: Path = tmp_path_factory.mktemp("robust-proxies")
+
+    def start(name: str, **overrides: str) -> ProxyInstance:
+        instance = ProxyInstance(name, proxy_env(sim.url, **overrides), logs)
+        with django_db_blocker.unblock():
+            instance.start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop()
