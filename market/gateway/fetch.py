@@ -8,7 +8,8 @@ endpoint the same way:
 3. the circuit breaker refuses calls while Breeze is failing, serving the last good answer
    marked stale where there is one;
 4. the fleet-wide budget admits the call or queues it (``budget``);
-5. the SDK call itself, whose answer is cached for its TTL.
+5. the SDK call itself; its answer (or error) is stored and the flight's lock released in one
+   pipeline.
 """
 
 from __future__ import annotations
@@ -47,35 +48,27 @@ def fetch(
     priority: str = budget.INTERACTIVE,
 ) -> MarketAnswer:
     key = answer_cache.answer_key(session_id, operation, params)
-    cached = answer_cache.lookup(key)
-    if isinstance(cached, errors.BreezeError):
-        raise cached
-    if cached is not None:
-        return cached
 
-    def load() -> MarketAnswer:
-        again = answer_cache.lookup(key)  # a flight may have landed while we queued
-        if isinstance(again, errors.BreezeError):
-            raise again
-        if again is not None:
-            return again
-        was_closed = breaker.before_call()
-        budget.acquire(priority=priority)
+    def load(flight: str) -> MarketAnswer:
         try:
+            was_closed = breaker.before_call()
+            budget.acquire(priority=priority)
             rows = call(client())
-        except errors.UpstreamRateLimited as exc:
-            budget.pause(per_day="per day" in str(exc.details))
-            breaker.record_failure(exc)
-            raise
         except errors.BreezeError as exc:
-            breaker.record_failure(exc)  # counts only transport failures, timeouts and 5xx
-            if isinstance(exc, REMEMBERED_ERRORS):
-                answer_cache.put_error(key, exc, min(ERROR_TTL_S, ttl_s))
+            if isinstance(exc, errors.UpstreamRateLimited):
+                budget.pause(per_day="per day" in str(exc.details))
+            if not isinstance(exc, errors.CircuitOpen | errors.RateBudgetExhausted):
+                breaker.record_failure(exc)  # counts only transport failures, timeouts and 5xx
+            remember = min(ERROR_TTL_S, ttl_s) if isinstance(exc, REMEMBERED_ERRORS) else 0.0
+            answer_cache.finish_flight(key, error=exc, error_ttl_s=remember, flight=flight)
+            raise
+        except BaseException:
+            answer_cache.finish_flight(key, flight=flight)
             raise
         breaker.record_success(was_closed=was_closed)
         now = time.time()
         answer = MarketAnswer(rows=rows, as_of=now, expires_at=now + ttl_s)
-        answer_cache.put(key, answer)
+        answer_cache.finish_flight(key, answer=answer)
         return answer
 
     wait_s = settings.BREEZE_TIMEOUT_S + settings.BREEZE_QUEUE_WAIT_S + 1

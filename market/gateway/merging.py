@@ -24,11 +24,12 @@ from market.gateway.answers import MarketAnswer
 _inflight: dict[str, Future[MarketAnswer]] = {}
 _inflight_lock = threading.Lock()
 
-ERROR_TTL_S = 2
+Load = Callable[[str], MarketAnswer]  # given the flight id; stores and releases via the cache
 
 
-def single_flight(key: str, load: Callable[[], MarketAnswer], *, wait_s: float) -> MarketAnswer:
-    """Return ``load()``'s answer, calling it at most once at a time for ``key`` fleet-wide."""
+def single_flight(key: str, load: Load, *, wait_s: float) -> MarketAnswer:
+    """The cached answer for ``key``, or ``load()``'s, calling it at most once at a time
+    for ``key`` fleet-wide."""
     with _inflight_lock:
         future = _inflight.get(key)
         leader = future is None
@@ -54,42 +55,27 @@ def single_flight(key: str, load: Callable[[], MarketAnswer], *, wait_s: float) 
             _inflight.pop(key, None)
 
 
-def _fleet_flight(key: str, load: Callable[[], MarketAnswer], wait_s: float) -> MarketAnswer:
-    lock_key = f"inflight:{key}"
+def _fleet_flight(key: str, load: Load, wait_s: float) -> MarketAnswer:
     deadline = time.monotonic() + wait_s
-    while True:
-        flight = uuid.uuid4().hex
-        if cache.add(lock_key, flight, timeout=max(1, int(wait_s + 1))):
-            try:
-                return load()
-            except errors.BreezeError as exc:
-                cache.set(f"flight-error:{flight}", errors.describe(exc), ERROR_TTL_S)
-                raise
-            finally:
-                cache.delete(lock_key)
-        answer = _follow(key, lock_key, deadline)
-        if answer is not None:
-            return answer
-        if time.monotonic() >= deadline:
-            raise errors.UpstreamTimeout(details="waited for an identical request elsewhere")
-
-
-def _follow(key: str, lock_key: str, deadline: float) -> MarketAnswer | None:
-    """Wait for another instance's flight; None when it ended without an answer for us."""
     pause = 0.005
-    seen_flight = None
+    seen_flight: str | None = None
     while time.monotonic() < deadline:
-        found = cache.get_many([key, lock_key])
-        if key in found:
-            return answer_cache.from_payload(found[key], served_as="hit")
-        flight = found.get(lock_key)
+        found, flight = answer_cache.snapshot(key)
+        if isinstance(found, errors.BreezeError):
+            raise found
+        if found is not None:
+            return found
         if flight is None:
-            # The leader finished: it either reported an error or left nothing to share.
-            reported = cache.get(f"flight-error:{seen_flight}") if seen_flight else None
-            if reported is not None:
-                raise errors.rebuild(reported)
-            return None
+            if seen_flight is not None:
+                # The flight we followed ended without an answer: did it report an error?
+                reported = cache.get(answer_cache.flight_error_key(seen_flight))
+                if reported is not None:
+                    raise errors.rebuild(reported)
+            mine = uuid.uuid4().hex
+            if cache.add(answer_cache.lock_key(key), mine, timeout=max(1, int(wait_s + 1))):
+                return load(mine)
+            continue  # another instance took the lock first: follow it
         seen_flight = flight
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
-    return None
+    raise errors.UpstreamTimeout(details="waited for an identical request elsewhere")
