@@ -71,14 +71,26 @@ def _open_for(breaker: pybreaker.CircuitBreaker) -> float:
     return max(0.0, opened.timestamp() + breaker.reset_timeout - time.time())
 
 
+def _state_and_failures(breaker: pybreaker.CircuitBreaker) -> tuple[str, int]:
+    """The state and the consecutive-failure count, in one round trip when in Redis."""
+    storage = breaker._state_storage
+    if isinstance(storage, pybreaker.CircuitRedisStorage):
+        state_raw, counter_raw = storage._redis.mget(
+            storage._namespace("state"), storage._namespace("fail_counter")
+        )
+        current = state_raw.decode() if state_raw else breaker.current_state
+        return current, int(counter_raw or 0)
+    return storage.state, storage.counter
+
+
 def before_call() -> bool:
-    """Raise CircuitOpen unless a call may go to Breeze now; True when the breaker was closed
-    (so that recording the call's success needs no further read)."""
+    """Raise CircuitOpen unless a call may go to Breeze now. True when the breaker is closed
+    with no failures counted, so that a success needs no write at all."""
     try:
         breaker = _current()
-        current = breaker.current_state
+        current, failures = _state_and_failures(breaker)
         if current == pybreaker.STATE_CLOSED:
-            return True
+            return failures == 0
         wait = _open_for(breaker) if current == pybreaker.STATE_OPEN else 0.0
         if wait > 0:
             raise errors.CircuitOpen(retry_after=wait)
@@ -95,13 +107,12 @@ def before_call() -> bool:
         return False
 
 
-def record_success(*, was_closed: bool = False) -> None:
+def record_success(*, healthy: bool = False) -> None:
     """Breeze answered: the consecutive-failure count restarts, a probing breaker closes."""
     try:
         breaker = _current()
-        if was_closed:
-            breaker._state_storage.reset_counter()  # one write instead of two reads
-            return
+        if healthy:
+            return  # closed and nothing to forget: the common case costs no round trip
         if breaker.current_state != pybreaker.STATE_CLOSED:
             breaker.close()
             cache.delete(PROBE_KEY)

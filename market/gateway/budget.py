@@ -65,10 +65,12 @@ def pause(*, per_day: bool = False) -> None:
     logger.warning("rate budget filled after Breeze's limit answer", extra={"per_day": per_day})
 
 
-def _try_minute_slot(priority: str) -> bool:
+def _try_minute_slot(priority: str, *, queued: bool = False) -> bool:
     limiter, item, identity = _minute()
     if priority == BULK:
-        if (cache.get(WAITING_KEY) or 0) > 0:
+        # Quotes wait only when the window is full, so the waiting count matters only to a
+        # history call that is itself queued (one round trip saved on the common path).
+        if queued and (cache.get(WAITING_KEY) or 0) > 0:
             return False
         reserve = max(1, settings.BREEZE_RATE_PER_MIN // 10)
         if limiter.get_window_stats(item, *identity).remaining <= reserve:
@@ -86,9 +88,11 @@ def acquire(*, priority: str = INTERACTIVE, wait_s: float | None = None) -> None
     wait_s = settings.BREEZE_QUEUE_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     waiting = False
+    attempts = 0
     try:
         while True:
-            if _try_minute_slot(priority):
+            attempts += 1
+            if _try_minute_slot(priority, queued=attempts > 1):
                 day_limiter, day_item, day_identity = _day()
                 if day_limiter.hit(day_item, *day_identity):
                     return

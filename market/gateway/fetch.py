@@ -51,7 +51,7 @@ def fetch(
 
     def load(flight: str) -> MarketAnswer:
         try:
-            was_closed = breaker.before_call()
+            healthy = breaker.before_call()
             budget.acquire(priority=priority)
             rows = call(client())
         except errors.BreezeError as exc:
@@ -65,7 +65,7 @@ def fetch(
         except BaseException:
             answer_cache.finish_flight(key, flight=flight)
             raise
-        breaker.record_success(was_closed=was_closed)
+        breaker.record_success(healthy=healthy)
         now = time.time()
         answer = MarketAnswer(rows=rows, as_of=now, expires_at=now + ttl_s)
         answer_cache.finish_flight(key, answer=answer)
