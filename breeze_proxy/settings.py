@@ -13,7 +13,9 @@ Never add a top-level module named ``config``: breeze-connect imports one by tha
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -69,6 +71,34 @@ if not _secret_key:
     _secret_key = "insecure-local-only-" + "0" * 40
 SECRET_KEY = _secret_key
 
+# --- Client keys, admin-key lockout, admin login lockout (access/) -------------------------
+# Client keys are stored as HMAC-SHA256 digests under this pepper; without its own secret it
+# is derived from SECRET_KEY (so rotating SECRET_KEY then invalidates every client key).
+BREEZE_CLIENT_KEY_PEPPER = (
+    secret_value("BREEZE_CLIENT_KEY_PEPPER")
+    or hashlib.sha256(f"breeze-proxy-client-key-pepper:{SECRET_KEY}".encode()).hexdigest()
+)
+REDACT_VALUES += [BREEZE_CLIENT_KEY_PEPPER]
+# The embedded sandbox is open by default; production requires X-Proxy-Key on market calls.
+BREEZE_REQUIRE_CLIENT_KEY = env.bool("BREEZE_REQUIRE_CLIENT_KEY", default=not BREEZE_SANDBOX)
+BREEZE_CLIENT_KEY_CACHE_TTL_S = env.float("BREEZE_CLIENT_KEY_CACHE_TTL_S", default=30.0)
+BREEZE_ADMIN_LOCKOUT_PER_IP = env.int("BREEZE_ADMIN_LOCKOUT_PER_IP", default=5)
+BREEZE_ADMIN_LOCKOUT_GLOBAL = env.int("BREEZE_ADMIN_LOCKOUT_GLOBAL", default=50)
+BREEZE_ADMIN_LOCKOUT_WINDOW_S = env.int("BREEZE_ADMIN_LOCKOUT_WINDOW_S", default=15 * 60)
+# Only behind a proxy that appends the caller's address (Cloud Run does): the last hop of
+# X-Forwarded-For is then the source IP; otherwise REMOTE_ADDR, which a caller cannot forge.
+BREEZE_TRUST_X_FORWARDED_FOR = env.bool("BREEZE_TRUST_X_FORWARDED_FOR", default=False)
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "access.network.client_ip"
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
@@ -81,6 +111,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "drf_spectacular",
+    "axes",
+    "access",
     "market",
     "sessions_admin",
 ]
@@ -96,6 +128,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "breeze_proxy.urls"
@@ -152,6 +185,10 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
+
+# A new client key is shown once through the messages framework: keep it in the server-side
+# session, never in a (signed but readable) cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -13,6 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.authentication import ClientKeyAuthentication
+from access.permissions import HasClientScope
+from access.throttles import ClientKeyThrottle, RateLimitHeadersMixin
 from breeze_proxy.schema import error_responses
 from market import ready, services
 from market import serializers as shapes
@@ -34,8 +37,12 @@ def _respond(answer: services.MarketAnswer) -> Response:
     return response
 
 
-class _MarketViewSet(viewsets.ViewSet):
+class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
+    authentication_classes = [ClientKeyAuthentication]
+    permission_classes = [HasClientScope]
+    throttle_classes = [ClientKeyThrottle]
     request_serializer: type[serializers.Serializer]
+    required_scope: str  # the client-key scope that opens the endpoint (access.permissions)
     operation: str
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.Serializer:
@@ -70,6 +77,7 @@ class QuoteViewSet(_MarketViewSet):
     """Quote for one instrument: the NSE row and the BSE (or "NA") row, as Breeze sends them."""
 
     request_serializer = shapes.QuoteRequestSerializer
+    required_scope = "quotes"
     operation = "quotes"
 
     @extend_schema(
@@ -90,6 +98,7 @@ class DepthViewSet(_MarketViewSet):
     """Best bid and offer. Breeze's REST API has no deeper book (five levels are websocket-only)."""
 
     request_serializer = shapes.QuoteRequestSerializer
+    required_scope = "depth"
     operation = "depth"
 
     @extend_schema(
@@ -110,6 +119,7 @@ class HistoricalViewSet(_MarketViewSet):
     """Candles from Breeze's v2 history (at most 1000 per call, the newest ending at to_date)."""
 
     request_serializer = shapes.HistoricalRequestSerializer
+    required_scope = "historical"
     operation = "historical"
 
     @extend_schema(
@@ -130,6 +140,7 @@ class OptionChainViewSet(_MarketViewSet):
     """Every strike of one expiry and side (or one strike), with open interest."""
 
     request_serializer = shapes.OptionChainRequestSerializer
+    required_scope = "option_chain"
     operation = "option_chain"
 
     @extend_schema(
@@ -152,6 +163,7 @@ class BatchQuoteViewSet(_MarketViewSet):
 
     request_serializer = shapes.BatchQuoteRequestSerializer
     operation = "quotes_batch"
+    required_scope = "batch"
 
     @extend_schema(
         request=shapes.BatchQuoteRequestSerializer,

@@ -10,6 +10,8 @@ from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from access import lockout
+from access.network import client_ip
 from breeze_proxy.errors import ProxyError
 
 ADMIN_KEY_HEADER = "X-Proxy-Admin-Key"
@@ -41,13 +43,17 @@ class AdminKeyAuthentication(authentication.BaseAuthentication):
         configured = settings.BREEZE_PROXY_ADMIN_KEY
         if not configured:
             raise AdminKeyNotConfigured()
+        source_ip = client_ip(request)
+        lockout.admin_lockout_check(source_ip=source_ip)  # before comparing: no probing
         supplied = request.headers.get(ADMIN_KEY_HEADER, "")
         if not supplied:
             raise exceptions.NotAuthenticated(
                 f"Send the admin key in the {ADMIN_KEY_HEADER} header."
             )
         if not hmac.compare_digest(supplied.encode(), configured.encode()):
+            lockout.admin_key_failure_record(source_ip=source_ip)
             raise exceptions.AuthenticationFailed(f"The {ADMIN_KEY_HEADER} header is not valid.")
+        lockout.admin_key_success_record(source_ip=source_ip)
         return AdminKeyHolder(), None
 
     def authenticate_header(self, request: Request) -> str:

@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from access.audit import audit_record
+from access.models import AuditEvent
 from breeze_proxy.errors import ProxyError
 from market.gateway import budget
 from market.gateway import client as gateway
@@ -52,7 +54,11 @@ def _forget_live_session() -> None:
 
 
 def breeze_session_activate(
-    *, api_session: str, activated_by: str, now: datetime | None = None
+    *,
+    api_session: str,
+    activated_by: str,
+    now: datetime | None = None,
+    source_ip: str | None = None,
 ) -> BreezeSession:
     """Validate ``api_session`` with Breeze and make it the live session.
 
@@ -74,6 +80,13 @@ def breeze_session_activate(
         logger.warning(
             "session activation failed", extra={"activated_by": activated_by, "code": exc.code}
         )
+        audit_record(
+            action=AuditEvent.Action.SESSION_ACTIVATION_FAILED,
+            actor=activated_by,
+            source_ip=source_ip,
+            outcome=AuditEvent.Outcome.FAILURE,
+            details=exc.code,
+        )
         raise
     now = now or timezone.now()
     with transaction.atomic():
@@ -90,6 +103,12 @@ def breeze_session_activate(
             expires_at=next_ist_midnight(now),
         )
     _forget_live_session()
+    audit_record(
+        action=AuditEvent.Action.SESSION_ACTIVATED,
+        actor=activated_by,
+        source_ip=source_ip,
+        details=f"session {session.pk} until {session.expires_at.isoformat()}",
+    )
     logger.info(
         "session activated",
         extra={
@@ -101,7 +120,9 @@ def breeze_session_activate(
     return session
 
 
-def breeze_session_regenerate(*, activated_by: str, now: datetime | None = None) -> BreezeSession:
+def breeze_session_regenerate(
+    *, activated_by: str, now: datetime | None = None, source_ip: str | None = None
+) -> BreezeSession:
     """Exchange the stored token again, for when Breeze dropped the derived key mid-day."""
     latest = (
         BreezeSession.objects.exclude(api_session="")
@@ -110,17 +131,32 @@ def breeze_session_regenerate(*, activated_by: str, now: datetime | None = None)
     )
     if latest is None:
         raise SessionMissing("There is no stored session token to regenerate from.")
-    return breeze_session_activate(
-        api_session=latest.api_session, activated_by=activated_by, now=now
+    session = breeze_session_activate(
+        api_session=latest.api_session, activated_by=activated_by, now=now, source_ip=source_ip
     )
+    audit_record(
+        action=AuditEvent.Action.SESSION_REGENERATED,
+        actor=activated_by,
+        source_ip=source_ip,
+        details=f"session {session.pk} from the token of session {latest.pk}",
+    )
+    return session
 
 
-def breeze_session_clear(*, cleared_by: str, now: datetime | None = None) -> int:
+def breeze_session_clear(
+    *, cleared_by: str, now: datetime | None = None, source_ip: str | None = None
+) -> int:
     now = now or timezone.now()
     count = BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
         status=BreezeSession.Status.CLEARED, ended_at=now, last_error=f"cleared by {cleared_by}"
     )
     _forget_live_session()
+    audit_record(
+        action=AuditEvent.Action.SESSION_CLEARED,
+        actor=cleared_by,
+        source_ip=source_ip,
+        details=f"{count} live session(s) cleared",
+    )
     logger.info("session cleared", extra={"cleared_by": cleared_by, "sessions": count})
     return count
 

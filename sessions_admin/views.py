@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.network import client_ip
 from breeze_proxy.schema import error_responses
 from sessions_admin import selectors, services
 from sessions_admin.authentication import ADMIN_KEY_HEADER, AdminKeyAuthentication, IsAdminKeyHolder
@@ -54,7 +55,9 @@ class ApiSessionViewSet(viewsets.ViewSet):
         serializer = ApiSessionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.breeze_session_activate(
-            api_session=serializer.validated_data["api_session"], activated_by=_caller(request)
+            api_session=serializer.validated_data["api_session"],
+            activated_by=_caller(request),
+            source_ip=client_ip(request),
         )
         return Response(
             {
@@ -79,5 +82,5 @@ class ApiSessionViewSet(viewsets.ViewSet):
         summary="Clear the Breeze session",
     )
     def destroy(self, request: Request) -> Response:
-        services.breeze_session_clear(cleared_by=_caller(request))
+        services.breeze_session_clear(cleared_by=_caller(request), source_ip=client_ip(request))
         return Response(SessionStateSerializer(selectors.breeze_session_status()).data)

@@ -1,0 +1,168 @@
+"""X-Proxy-Key on the market endpoints: every way to be refused, and the way in."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+
+from access.services import client_key_revoke
+from tests.access.conftest import KEY_HEADER, QUOTE
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_required")]
+
+PATHS = ["/breeze/quotes", "/api/breeze/quotes"]
+ENVELOPE = {"error", "message", "details", "code"}
+
+
+def _quote(api, path="/breeze/quotes", **headers):
+    return api.post(path, QUOTE, format="json", **headers)
+
+
+def _assert_refused(response, status: HTTPStatus, code: str) -> None:
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == ENVELOPE
+    assert body["code"] == code
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_good_key_gets_quote_with_rate_limit_headers(api, live_session, make_key, path):
+    _, raw = make_key(quota=600)
+
+    response = _quote(api, path, **{KEY_HEADER: raw})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["Success"]
+    assert response["RateLimit-Limit"] == "600"
+    assert response["RateLimit-Remaining"] == "599"
+    assert 1 <= int(response["RateLimit-Reset"]) <= 60
+    assert raw not in response.content.decode()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_missing_key_is_401_client_key_required(api, live_session, path):
+    response = _quote(api, path)
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_required")
+    assert response["WWW-Authenticate"].startswith("X-Proxy-Key")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["not-a-key", "bzp_short", "bzp_" + "a" * 44, "xyz_" + "a" * 43, "bzp_" + "a" * 42 + "!"],
+    ids=["garbage", "short", "long", "wrong-prefix", "bad-char"],
+)
+def test_malformed_key_is_401_client_key_malformed(api, live_session, raw):
+    response = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_malformed")
+    assert response["WWW-Authenticate"].startswith("X-Proxy-Key")
+
+
+def test_unknown_key_is_401_client_key_invalid(api, live_session, make_key):
+    make_key()
+
+    response = _quote(api, **{KEY_HEADER: "bzp_" + "A" * 43})
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_invalid")
+    assert response["WWW-Authenticate"].startswith("X-Proxy-Key")
+
+
+def test_revoked_key_is_401_even_right_after_a_cached_success(api, live_session, make_key):
+    key, raw = make_key()
+    assert _quote(api, **{KEY_HEADER: raw}).status_code == HTTPStatus.OK  # lookup now cached
+
+    client_key_revoke(key=key, revoked_by="test")
+    response = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_revoked")
+    assert response["WWW-Authenticate"].startswith("X-Proxy-Key")
+
+
+def test_deactivated_key_is_401_client_key_revoked(api, live_session, make_key):
+    key, raw = make_key()
+    key.is_active = False
+    key.save()
+
+    response = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_revoked")
+
+
+def test_key_without_scope_is_403_scope_denied(api, live_session, make_key):
+    _, raw = make_key(scopes=("historical",))
+
+    response = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(response, HTTPStatus.FORBIDDEN, "scope_denied")
+    assert response.json()["details"] == {"required_scope": "quotes"}
+
+
+def test_each_endpoint_asks_for_its_own_scope(api, live_session, make_key):
+    _, raw = make_key(scopes=("quotes",))
+
+    depth = api.post("/breeze/depth", QUOTE, format="json", **{KEY_HEADER: raw})
+    quote = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(depth, HTTPStatus.FORBIDDEN, "scope_denied")
+    assert quote.status_code == HTTPStatus.OK
+
+
+def test_origin_outside_allow_list_is_403(api, live_session, make_key):
+    _, raw = make_key(origins=("https://app.example.com",))
+
+    refused = _quote(api, HTTP_ORIGIN="https://evil.example.com", **{KEY_HEADER: raw})
+    allowed = _quote(api, HTTP_ORIGIN="https://APP.example.com/", **{KEY_HEADER: raw})
+    server_to_server = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(refused, HTTPStatus.FORBIDDEN, "origin_not_allowed")
+    assert allowed.status_code == HTTPStatus.OK
+    assert server_to_server.status_code == HTTPStatus.OK  # no Origin: not a browser
+
+
+def test_key_without_origin_list_allows_any_origin(api, live_session, make_key):
+    _, raw = make_key()
+
+    response = _quote(api, HTTP_ORIGIN="https://anywhere.example.com", **{KEY_HEADER: raw})
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_refusal_in_browsable_api_is_still_401_not_500(api, live_session):
+    response = api.post("/breeze/quotes", QUOTE, format="json", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_health_stays_open_without_key(api, live_session):
+    response = api.get("/breeze/health")
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_keys_optional_lets_keyless_request_through_unthrottled(api, live_session, settings):
+    settings.BREEZE_REQUIRE_CLIENT_KEY = False
+
+    response = _quote(api)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "RateLimit-Limit" not in response
+
+
+def test_keys_optional_still_checks_a_key_that_is_sent(api, live_session, settings):
+    settings.BREEZE_REQUIRE_CLIENT_KEY = False
+
+    response = _quote(api, **{KEY_HEADER: "bzp_" + "B" * 43})
+
+    _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_invalid")
+
+
+def test_scope_refusal_in_browsable_api_is_still_403_not_500(api, live_session, make_key):
+    _, raw = make_key(scopes=("depth",))
+
+    response = api.post(
+        "/breeze/quotes", QUOTE, format="json", HTTP_ACCEPT="text/html", **{KEY_HEADER: raw}
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
