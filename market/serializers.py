@@ -213,7 +213,9 @@ class OptionChainRequestSerializer(StrictSerializer):
 # --- Response shapes (for the OpenAPI schema; rows are passed on as Breeze sends them) ------
 
 
-class QuoteRowSerializer(serializers.Serializer):
+class BestBidOfferRowSerializer(serializers.Serializer):
+    """The instrument, last trade and best bid/offer: what depth returns of a quote row."""
+
     exchange_code = serializers.CharField()
     product_type = serializers.CharField(allow_blank=True, allow_null=True)
     stock_code = serializers.CharField()
@@ -226,6 +228,9 @@ class QuoteRowSerializer(serializers.Serializer):
     best_bid_quantity = serializers.CharField()
     best_offer_price = serializers.FloatField()
     best_offer_quantity = serializers.CharField()
+
+
+class QuoteRowSerializer(BestBidOfferRowSerializer):
     open = serializers.FloatField()
     high = serializers.FloatField()
     low = serializers.FloatField()
@@ -243,19 +248,7 @@ class QuoteResponseSerializer(serializers.Serializer):
     stale = serializers.BooleanField()
 
 
-class DepthRowSerializer(serializers.Serializer):
-    exchange_code = serializers.CharField()
-    stock_code = serializers.CharField()
-    product_type = serializers.CharField(allow_blank=True, allow_null=True)
-    expiry_date = serializers.CharField(allow_null=True, required=False)
-    right = serializers.CharField(allow_null=True, required=False)
-    strike_price = serializers.FloatField(allow_null=True, required=False)
-    ltp = serializers.FloatField()
-    ltt = serializers.CharField(allow_null=True, required=False)
-    best_bid_price = serializers.FloatField()
-    best_bid_quantity = serializers.CharField()
-    best_offer_price = serializers.FloatField()
-    best_offer_quantity = serializers.CharField()
+class DepthRowSerializer(BestBidOfferRowSerializer):
     levels = serializers.IntegerField(help_text="Always 1: Breeze's REST API has no deeper book.")
 
 
