@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from access import errors
 from access.keys import KEY_HEADER, key_is_well_formed
 from access.models import normalize_origin
-from access.selectors import client_key_get_by_raw
+from access.selectors import client_key_get_by_raw, counter_id
+from breeze_proxy.shared_cache import prefetched
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ClientPrincipal:
     name: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     quota: int = 600
+    counter_id: str = ""  # names the quota counter (from the digest, known before the lookup)
     is_authenticated: bool = True
     is_anonymous: bool = False
 
@@ -54,7 +56,7 @@ class ClientKeyAuthentication(authentication.BaseAuthentication):
             return AnonymousClient(), None
         if not key_is_well_formed(raw):
             raise errors.ClientKeyMalformed()
-        record = client_key_get_by_raw(raw=raw)
+        record = client_key_get_by_raw(raw=raw, prefetched=prefetched(request))
         if record is None:
             raise errors.ClientKeyInvalid()
         if not record.usable:
@@ -63,7 +65,11 @@ class ClientKeyAuthentication(authentication.BaseAuthentication):
         if origin is not None and record.origins and normalize_origin(origin) not in record.origins:
             raise errors.OriginNotAllowed()
         principal = ClientPrincipal(
-            key_id=record.id, name=record.name, scopes=record.scopes, quota=record.quota
+            key_id=record.id,
+            name=record.name,
+            scopes=record.scopes,
+            quota=record.quota,
+            counter_id=counter_id(record.digest),
         )
         return principal, None
 

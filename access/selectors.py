@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from access.keys import key_digest
+from access.keys import key_digest, key_is_well_formed
 from access.models import ClientKey
+from breeze_proxy.shared_cache import Prefetched
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,32 @@ def _record(row: ClientKey) -> KeyRecord:
     )
 
 
-def client_key_get_by_raw(*, raw: str) -> KeyRecord | None:
+def counter_id(digest: str) -> str:
+    """The name of a key's quota counter, derived from its digest so that it is known before
+    the key is looked up (and both can be read in one round trip)."""
+    return digest[:24]
+
+
+def hot_reads(raw: str, *, now: float) -> tuple[list[str], list[tuple[str, int]]]:
+    """The cache reads and the quota counter a request presenting ``raw`` will need."""
+    if not key_is_well_formed(raw):
+        return [], []
+    from access.throttles import ClientKeyThrottle
+
+    digest = key_digest(raw)
+    counter = ClientKeyThrottle.counter_key(counter_id(digest), ClientKeyThrottle.window_of(now))
+    return [key_cache_key(digest)], [(counter, ClientKeyThrottle.counter_ttl_s)]
+
+
+def client_key_get_by_raw(*, raw: str, prefetched: Prefetched | None = None) -> KeyRecord | None:
     """The key presented as ``raw``, or None. Unknown digests are cached too (as ``False``),
     so a flood of made-up keys does not reach the database either."""
     digest = key_digest(raw)
     cache_key = key_cache_key(digest)
-    cached = cache.get(cache_key)
+    if prefetched is not None and prefetched.has(cache_key):
+        cached = prefetched.get(cache_key)
+    else:
+        cached = cache.get(cache_key)
     if cached is None:
         row = ClientKey.objects.filter(key_digest=digest).first()
         cached = _record(row) if row is not None else False

@@ -25,6 +25,7 @@ from rest_framework.throttling import BaseThrottle
 
 from access.authentication import ClientPrincipal
 from access.services import client_key_mark_used
+from breeze_proxy.shared_cache import prefetched
 
 WINDOW_S = 60
 RATE_LIMIT_ATTRIBUTE = "rate_limit_headers"
@@ -55,15 +56,25 @@ class ClientKeyThrottle(BaseThrottle):
     def __init__(self) -> None:
         self.wait_s: float | None = None
 
-    def cache_key(self, key_id: int, window: int) -> str:
-        return f"throttle:{self.scope}:{key_id}:{window}"
+    counter_ttl_s = WINDOW_S + 5
+
+    @staticmethod
+    def window_of(now: float) -> int:
+        return int(now // WINDOW_S)
+
+    @classmethod
+    def counter_key(cls, counter: int | str, window: int) -> str:
+        return f"throttle:{cls.scope}:{counter}:{window}"
+
+    def cache_key(self, counter: int | str, window: int) -> str:
+        return self.counter_key(counter, window)
 
     def _hit(self, key: str) -> int:
         """Count one request in ``key``: one atomic round trip in the usual case."""
         try:
             return self.cache.incr(key)
         except ValueError:  # the window's first request
-            if self.cache.add(key, 1, WINDOW_S + 5):
+            if self.cache.add(key, 1, self.counter_ttl_s):
                 return 1
             return self.cache.incr(key)
 
@@ -72,9 +83,13 @@ class ClientKeyThrottle(BaseThrottle):
         if not isinstance(user, ClientPrincipal):
             return True
         now = self.timer()
-        window = int(now // WINDOW_S)
+        window = self.window_of(now)
         reset_s = max(1, math.ceil((window + 1) * WINDOW_S - now))
-        count = self._hit(self.cache_key(user.key_id, window))
+        key = self.cache_key(user.counter_id or user.key_id, window)
+        reads = prefetched(request)
+        count = reads.counters[key] if reads is not None and key in reads.counters else None
+        if count is None:
+            count = self._hit(key)
         if count == 1:  # the key's first request this window: note when it was last used
             client_key_mark_used(key_id=user.key_id)
         state = RateLimitState(

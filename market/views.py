@@ -3,6 +3,7 @@ failure propagates to ``breeze_proxy.errors.exception_handler``."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -14,14 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.authentication import ClientKeyAuthentication
+from access.keys import KEY_HEADER
 from access.permissions import HasClientScope
+from access.selectors import hot_reads
 from access.throttles import ClientKeyThrottle, RateLimitHeadersMixin
 from breeze_proxy.schema import error_responses
+from breeze_proxy.shared_cache import prefetch, prefetched
 from market import ready, services
 from market import serializers as shapes
 from market.batch import quotes_batch
 from market.gateway.errors import SessionMissing
 from sessions_admin.selectors import (
+    LIVE_SESSION_CACHE_KEY,
     LiveSession,
     breeze_session_get_live_with,
     breeze_session_status,
@@ -59,18 +64,27 @@ class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
     ) -> services.MarketAnswer:
         raise NotImplementedError
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Before DRF authenticates and throttles: one round trip to the shared cache reads the
+        client key's record, counts its quota, and reads the live session and ready answer."""
+        self.ready_key = ready.key(self.operation, request.body)
+        gets, counters = hot_reads(request.headers.get(KEY_HEADER, ""), now=time.time())
+        prefetch(request, [LIVE_SESSION_CACHE_KEY, self.ready_key, *gets], counters)
+        super().initial(request, *args, **kwargs)
+
     def create(self, request: Request) -> HttpResponseBase:
         if request.accepted_renderer.format != "json":  # the browsable API renders normally
             return _respond(self._answer(self._validated(request)))
-        ready_key = ready.key(self.operation, request.body)
-        session, found = breeze_session_get_live_with([ready_key])
+        session, found = breeze_session_get_live_with(
+            [self.ready_key], prefetched=prefetched(request)
+        )
         if session is None:
             raise SessionMissing()
-        ready_response = ready.response_from(found, ready_key, session.id)
+        ready_response = ready.response_from(found, self.ready_key, session.id)
         if ready_response is not None:
             return ready_response
         answer = self._answer(self._validated(request), session)
-        return ready.keep(ready_key, session.id, answer)
+        return ready.keep(self.ready_key, session.id, answer)
 
 
 class QuoteViewSet(_MarketViewSet):

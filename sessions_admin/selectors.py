@@ -14,6 +14,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
+from breeze_proxy.shared_cache import Prefetched
 from market.gateway.client import SessionCredentials
 from sessions_admin import crypto
 from sessions_admin.models import BreezeSession
@@ -57,7 +58,7 @@ def breeze_session_get_live(*, now: datetime | None = None) -> LiveSession | Non
 
 
 def breeze_session_get_live_with(
-    keys: list[str], *, now: datetime | None = None
+    keys: list[str], *, now: datetime | None = None, prefetched: Prefetched | None = None
 ) -> tuple[LiveSession | None, dict[str, Any]]:
     """The live session and, in the same cache round trip, the values of ``keys``.
 
@@ -65,7 +66,11 @@ def breeze_session_get_live_with(
     trip to Redis instead of two is a measurable share of that request's cost.
     """
     now = now or timezone.now()
-    found = cache.get_many([LIVE_SESSION_CACHE_KEY, *keys])
+    wanted = [LIVE_SESSION_CACHE_KEY, *keys]
+    if prefetched is not None and all(prefetched.has(key) for key in wanted):
+        found = {key: prefetched.get(key) for key in wanted if prefetched.get(key) is not None}
+    else:
+        found = cache.get_many(wanted)
     cached = found.pop(LIVE_SESSION_CACHE_KEY, None)
     if cached is None:
         row = breeze_session_get_active(now=now)
