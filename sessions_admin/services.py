@@ -172,3 +172,17 @@ def breeze_session_mark_rejected(*, session_id: int, error: str) -> None:
     _forget_live_session()
     if updated:
         logger.warning("session rejected by Breeze", extra={"session_id": session_id})
+
+
+def breeze_session_reencrypt() -> int:
+    """Re-encrypt every stored token and key with the newest configured key (key rotation:
+    put the new key first in BREEZE_SESSION_ENCRYPTION_KEYS, run this, then drop the old)."""
+    rows = BreezeSession.objects.exclude(api_session="", session_key="")
+    count = 0
+    with transaction.atomic():
+        for row in rows.select_for_update():
+            # Reading decrypted with whichever key matches; saving encrypts with the first.
+            row.save(update_fields=["api_session", "session_key"])
+            count += 1
+    _forget_live_session()
+    return count

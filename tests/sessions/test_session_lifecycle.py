@@ -143,3 +143,26 @@ def test_admin_page_failed_activation_shows_error_keeps_session(
 
     assert BreezeSession.objects.get(status="active").pk == live_session.pk
     assert BreezeSession.objects.filter(status="failed").exists()
+
+
+def test_encryption_key_rotation(sim, settings, capsys):
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.BREEZE_SESSION_ENCRYPTION_KEYS = [old]
+    session = services.breeze_session_activate(api_session=sim.issue_session(), activated_by="t")
+    token = session.api_session
+
+    settings.BREEZE_SESSION_ENCRYPTION_KEYS = [new, old]  # new key first, old kept for reading
+    call_command("breeze_session", "rotate-keys")
+    settings.BREEZE_SESSION_ENCRYPTION_KEYS = [new]  # the old key is gone
+
+    assert "Re-encrypted 1" in capsys.readouterr().out
+    assert BreezeSession.objects.get(pk=session.pk).api_session == token
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT api_session FROM sessions_admin_breezesession WHERE id = %s", [session.pk]
+        )
+        stored = cursor.fetchone()[0]
+    assert token not in stored

@@ -28,6 +28,10 @@ class Command(BaseCommand):
         sub.add_parser("status", help="Show the session state as JSON.")
         sub.add_parser("regenerate", help="Exchange the stored token again with Breeze.")
         sub.add_parser("clear", help="Clear the live session.")
+        sub.add_parser(
+            "rotate-keys",
+            help="Re-encrypt stored sessions with the first BREEZE_SESSION_ENCRYPTION_KEYS key.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -46,6 +50,9 @@ class Command(BaseCommand):
             elif action == "clear":
                 count = services.breeze_session_clear(cleared_by="cli:clear")
                 self.stdout.write(f"Cleared {count} live session(s).")
+            elif action == "rotate-keys":
+                count = services.breeze_session_reencrypt()
+                self.stdout.write(f"Re-encrypted {count} stored session(s) with the newest key.")
             self._print_status()
         except ProxyError as exc:
             raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
