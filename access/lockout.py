@@ -24,6 +24,7 @@ from django.core.cache import cache
 from access.audit import audit_record
 from access.errors import AdminLockedOut
 from access.models import AuditEvent
+from breeze_proxy.shared_cache import count
 
 security_logger = logging.getLogger("access.security")
 
@@ -43,15 +44,6 @@ def _key(who: str, window: int) -> str:
 
 def _ip_label(source_ip: str | None) -> str:
     return source_ip or "unknown"
-
-
-def _count(key: str, ttl: int) -> int:
-    try:
-        return cache.incr(key)
-    except ValueError:
-        if cache.add(key, 1, ttl):
-            return 1
-        return cache.incr(key)
 
 
 def admin_lockout_check(*, source_ip: str | None, now: float | None = None) -> None:
@@ -81,8 +73,8 @@ def admin_key_failure_record(*, source_ip: str | None, now: float | None = None)
     """Count a wrong admin key from ``source_ip``; log, audit, and note a lockout starting."""
     window, _ = _window(now if now is not None else time.time())
     ttl = settings.BREEZE_ADMIN_LOCKOUT_WINDOW_S + 5
-    ip_failures = _count(_key(_ip_label(source_ip), window), ttl)
-    global_failures = _count(_key(_GLOBAL, window), ttl)
+    ip_failures = count(_key(_ip_label(source_ip), window), ttl)
+    global_failures = count(_key(_GLOBAL, window), ttl)
     security_logger.warning(
         "security event",
         extra={"event": "admin_key_failure", "source_ip": source_ip, "failures": ip_failures},

@@ -25,7 +25,7 @@ from rest_framework.throttling import BaseThrottle
 
 from access.authentication import ClientPrincipal
 from access.services import client_key_mark_used
-from breeze_proxy.shared_cache import prefetched
+from breeze_proxy.shared_cache import count, prefetched
 
 WINDOW_S = 60
 RATE_LIMIT_ATTRIBUTE = "rate_limit_headers"
@@ -71,12 +71,7 @@ class ClientKeyThrottle(BaseThrottle):
 
     def _hit(self, key: str) -> int:
         """Count one request in ``key``: one atomic round trip in the usual case."""
-        try:
-            return self.cache.incr(key)
-        except ValueError:  # the window's first request
-            if self.cache.add(key, 1, self.counter_ttl_s):
-                return 1
-            return self.cache.incr(key)
+        return count(key, self.counter_ttl_s, store=self.cache)
 
     def allow_request(self, request: Request, view: Any) -> bool:
         user = request.user

@@ -20,7 +20,7 @@ def read_and_count(
     counter, its value after adding one (a new counter expires ``ttl_s`` after it starts)."""
     client = getattr(cache, "client", None)
     if client is None or not hasattr(client, "get_client"):
-        return cache.get_many(gets), [_count(key, ttl_s) for key, ttl_s in counters]
+        return cache.get_many(gets), [count(key, ttl_s) for key, ttl_s in counters]
     pipe = client.get_client(write=True).pipeline(transaction=False)
     for key in gets:
         pipe.get(client.make_key(key))
@@ -37,13 +37,16 @@ def read_and_count(
     return found, counts
 
 
-def _count(key: str, ttl_s: int) -> int:
+def count(key: str, ttl_s: int, *, store: Any = None) -> int:
+    """Add one to the counter ``key`` and return its value: atomic (Redis ``INCR``), one round
+    trip once the counter exists; a new counter expires ``ttl_s`` after it starts."""
+    store = store or cache
     try:
-        return cache.incr(key)
+        return store.incr(key)
     except ValueError:  # the counter's first hit
-        if cache.add(key, 1, ttl_s):
+        if store.add(key, 1, ttl_s):
             return 1
-        return cache.incr(key)
+        return store.incr(key)
 
 
 PREFETCH_ATTRIBUTE = "prefetched_reads"
