@@ -20,7 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH
 
 # prod.txt includes base.txt, so the whole folder is needed; dev.txt is copied but not used.
 COPY requirements/ /tmp/requirements/
-RUN pip install --no-cache-dir -r /tmp/requirements/prod.txt
+RUN pip install --no-cache-dir -r /tmp/requirements/prod.txt -c /tmp/requirements/constraints.txt
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM python:3.11.14-slim-bookworm AS runtime

@@ -3,6 +3,7 @@
 # PostgreSQL and Redis of this machine (see README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/services.sh
 bash scripts/bootstrap.sh dev
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
