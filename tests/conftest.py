@@ -48,7 +48,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--run-slow"):
         return
-    skip = pytest.mark.skip(reason="long run: pass --run-slow (see README, Operations)")
+    skip = pytest.mark.skip(reason="long run: pass --run-slow (README, long runs section)")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
