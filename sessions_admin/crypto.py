@@ -45,8 +45,3 @@ def decrypt(ciphertext: str) -> str:
         return _configured().decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionFailed("stored session secret cannot be decrypted with any key") from exc
-
-
-def rotate(ciphertext: str) -> str:
-    """Re-encrypt with the first (newest) key."""
-    return _configured().rotate(ciphertext.encode()).decode()

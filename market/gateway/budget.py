@@ -127,18 +127,3 @@ def reset() -> None:
     for limiter, item, identity in (_minute(), _day()):
         limiter.clear(item, *identity)
     cache.delete(WAITING_KEY)
-
-
-def usage() -> dict[str, float]:
-    """Figures for operators: what is left of the minute and the day."""
-    minute_limiter, minute_item, minute_identity = _minute()
-    day_limiter, day_item, day_identity = _day()
-    day_stats = day_limiter.get_window_stats(day_item, *day_identity)
-    return {
-        "per_minute_limit": settings.BREEZE_RATE_PER_MIN,
-        "per_minute_remaining": minute_limiter.get_window_stats(
-            minute_item, *minute_identity
-        ).remaining,
-        "per_day_limit": settings.BREEZE_RATE_PER_DAY,
-        "per_day_used": settings.BREEZE_RATE_PER_DAY - day_stats.remaining,
-    }
