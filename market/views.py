@@ -4,11 +4,12 @@ failure propagates to ``breeze_proxy.errors.exception_handler``."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -59,10 +60,13 @@ class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    # The service that answers this endpoint: ``service(params=..., session=...)``.
+    service: Callable[..., services.MarketAnswer]
+
     def _answer(
         self, params: dict[str, Any], session: LiveSession | None = None
     ) -> services.MarketAnswer:
-        raise NotImplementedError
+        return self.service(params=params, session=session)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Before DRF authenticates and throttles: one round trip to the shared cache reads the
@@ -87,88 +91,54 @@ class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
         return ready.keep(self.ready_key, session.id, answer)
 
 
+def _market_schema(request: type, response: type, summary: str) -> Any:
+    return extend_schema_view(
+        create=extend_schema(request=request, responses={200: response, **_ERRORS}, summary=summary)
+    )
+
+
+@_market_schema(shapes.QuoteRequestSerializer, shapes.QuoteResponseSerializer, "Quote")
 class QuoteViewSet(_MarketViewSet):
     """Quote for one instrument: the NSE row and the BSE (or "NA") row, as Breeze sends them."""
 
     request_serializer = shapes.QuoteRequestSerializer
     required_scope = "quotes"
     operation = "quotes"
-
-    @extend_schema(
-        request=shapes.QuoteRequestSerializer,
-        responses={200: shapes.QuoteResponseSerializer, **_ERRORS},
-        summary="Quote",
-    )
-    def create(self, request: Request) -> HttpResponseBase:
-        return super().create(request)
-
-    def _answer(
-        self, params: dict[str, Any], session: LiveSession | None = None
-    ) -> services.MarketAnswer:
-        return services.quote_get(params=params, session=session)
+    service = staticmethod(services.quote_get)
 
 
+@_market_schema(shapes.QuoteRequestSerializer, shapes.DepthResponseSerializer, "Best bid and offer")
 class DepthViewSet(_MarketViewSet):
     """Best bid and offer. Breeze's REST API has no deeper book (five levels are websocket-only)."""
 
     request_serializer = shapes.QuoteRequestSerializer
     required_scope = "depth"
     operation = "depth"
-
-    @extend_schema(
-        request=shapes.QuoteRequestSerializer,
-        responses={200: shapes.DepthResponseSerializer, **_ERRORS},
-        summary="Best bid and offer",
-    )
-    def create(self, request: Request) -> HttpResponseBase:
-        return super().create(request)
-
-    def _answer(
-        self, params: dict[str, Any], session: LiveSession | None = None
-    ) -> services.MarketAnswer:
-        return services.depth_get(params=params, session=session)
+    service = staticmethod(services.depth_get)
 
 
+@_market_schema(
+    shapes.HistoricalRequestSerializer, shapes.HistoricalResponseSerializer, "Historical candles"
+)
 class HistoricalViewSet(_MarketViewSet):
     """Candles from Breeze's v2 history (at most 1000 per call, the newest ending at to_date)."""
 
     request_serializer = shapes.HistoricalRequestSerializer
     required_scope = "historical"
     operation = "historical"
-
-    @extend_schema(
-        request=shapes.HistoricalRequestSerializer,
-        responses={200: shapes.HistoricalResponseSerializer, **_ERRORS},
-        summary="Historical candles",
-    )
-    def create(self, request: Request) -> HttpResponseBase:
-        return super().create(request)
-
-    def _answer(
-        self, params: dict[str, Any], session: LiveSession | None = None
-    ) -> services.MarketAnswer:
-        return services.historical_candles_list(params=params, session=session)
+    service = staticmethod(services.historical_candles_list)
 
 
+@_market_schema(
+    shapes.OptionChainRequestSerializer, shapes.OptionChainResponseSerializer, "Option chain"
+)
 class OptionChainViewSet(_MarketViewSet):
     """Every strike of one expiry and side (or one strike), with open interest."""
 
     request_serializer = shapes.OptionChainRequestSerializer
     required_scope = "option_chain"
     operation = "option_chain"
-
-    @extend_schema(
-        request=shapes.OptionChainRequestSerializer,
-        responses={200: shapes.OptionChainResponseSerializer, **_ERRORS},
-        summary="Option chain",
-    )
-    def create(self, request: Request) -> HttpResponseBase:
-        return super().create(request)
-
-    def _answer(
-        self, params: dict[str, Any], session: LiveSession | None = None
-    ) -> services.MarketAnswer:
-        return services.option_chain_get(params=params, session=session)
+    service = staticmethod(services.option_chain_get)
 
 
 class BatchQuoteViewSet(_MarketViewSet):
