@@ -134,38 +134,31 @@ def weekly_expiries(today: date, count: int = WEEKLY_EXPIRIES) -> list[date]:
     return [first + timedelta(weeks=i) for i in range(count)]
 
 
-def nifty_future(expiry: date, token: str = "0") -> Instrument:  # noqa: S107 (a scrip token)
+def _nifty_contract(
+    kind: str, expiry: date, strike: float, right: str | None, tick: float, token: str
+) -> Instrument:
     return Instrument(
         exchange="NFO",
         stock_code="NIFTY",
         token=token,
         symbol="NIFTY 50",
         company="NIFTY 50",
-        kind="future",
-        tick=0.10,
-        lot=NIFTY_LOT,
-        base_price=24000.0,
-        expiry=expiry,
-        strike=0.0,
-        right=None,
-    )
-
-
-def nifty_option(expiry: date, strike: float, right: str, token: str = "0") -> Instrument:  # noqa: S107 (a scrip token)
-    return Instrument(
-        exchange="NFO",
-        stock_code="NIFTY",
-        token=token,
-        symbol="NIFTY 50",
-        company="NIFTY 50",
-        kind="option",
-        tick=0.05,
+        kind=kind,
+        tick=tick,
         lot=NIFTY_LOT,
         base_price=24000.0,
         expiry=expiry,
         strike=float(strike),
         right=right,
     )
+
+
+def nifty_future(expiry: date, token: str = "0") -> Instrument:  # noqa: S107 (a scrip token)
+    return _nifty_contract("future", expiry, 0.0, None, 0.10, token)
+
+
+def nifty_option(expiry: date, strike: float, right: str, token: str = "0") -> Instrument:  # noqa: S107 (a scrip token)
+    return _nifty_contract("option", expiry, strike, right, 0.05, token)
 
 
 class Universe:
