@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -75,33 +76,39 @@ def admin_key_failure_record(*, source_ip: str | None, now: float | None = None)
     ttl = settings.BREEZE_ADMIN_LOCKOUT_WINDOW_S + 5
     ip_failures = count(_key(_ip_label(source_ip), window), ttl)
     global_failures = count(_key(_GLOBAL, window), ttl)
-    security_logger.warning(
-        "security event",
-        extra={"event": "admin_key_failure", "source_ip": source_ip, "failures": ip_failures},
-    )
-    audit_record(
-        action=AuditEvent.Action.ADMIN_KEY_FAILURE,
-        actor="admin-api",
+    _security_event(
+        "admin_key_failure",
+        AuditEvent.Action.ADMIN_KEY_FAILURE,
+        AuditEvent.Outcome.FAILURE,
         source_ip=source_ip,
-        outcome=AuditEvent.Outcome.FAILURE,
         details=f"wrong admin key ({ip_failures} from this address in the window)",
+        failures=ip_failures,
     )
     for reached, limit, scope in (
         (ip_failures, settings.BREEZE_ADMIN_LOCKOUT_PER_IP, "ip"),
         (global_failures, settings.BREEZE_ADMIN_LOCKOUT_GLOBAL, "global"),
     ):
         if reached == limit:  # exactly once per window: when the lockout starts
-            security_logger.warning(
-                "security event",
-                extra={"event": "admin_lockout", "source_ip": source_ip, "scope": scope},
-            )
-            audit_record(
-                action=AuditEvent.Action.ADMIN_LOCKOUT,
-                actor="admin-api",
+            _security_event(
+                "admin_lockout",
+                AuditEvent.Action.ADMIN_LOCKOUT,
+                AuditEvent.Outcome.REFUSED,
                 source_ip=source_ip,
-                outcome=AuditEvent.Outcome.REFUSED,
                 details=f"{scope} lockout after {limit} wrong admin keys",
+                scope=scope,
             )
+
+
+def _security_event(
+    event: str, action: str, outcome: str, *, source_ip: str | None, details: str, **extra: Any
+) -> None:
+    """A security event goes to the log (for alerting) and to the audit trail (for people)."""
+    security_logger.warning(
+        "security event", extra={"event": event, "source_ip": source_ip, **extra}
+    )
+    audit_record(
+        action=action, actor="admin-api", source_ip=source_ip, outcome=outcome, details=details
+    )
 
 
 def admin_key_success_record(*, source_ip: str | None, now: float | None = None) -> None:
