@@ -25,7 +25,14 @@ class ClientKeyForm(forms.ModelForm):
 
     class Meta:
         model = ClientKey
-        fields = ["name", "scopes", "allowed_origins", "per_minute_quota", "is_active"]
+        fields = [
+            "name",
+            "scopes",
+            "allowed_origins",
+            "per_minute_quota",
+            "calls_per_day",
+            "is_active",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,6 +51,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
         "prefix",
         "scopes",
         "per_minute_quota",
+        "calls_per_day",
         "is_active",
         "revoked_at",
         "last_used_at",
@@ -55,7 +63,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
     actions = ["revoke_keys"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        editable = ["name", "scopes", "allowed_origins", "per_minute_quota"]
+        editable = ["name", "scopes", "allowed_origins", "per_minute_quota", "calls_per_day"]
         if obj is None:
             return editable
         return [*editable, "is_active", *self.readonly_fields]
@@ -75,6 +83,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
                 name=obj.name,
                 scopes=split_list(obj.scopes),
                 quota=obj.per_minute_quota,
+                calls_per_day=obj.calls_per_day,
                 origins=split_list(obj.allowed_origins),
                 created_by=_staff(request),
             )

@@ -1,77 +1,71 @@
-"""``X-Proxy-Key``: which client is calling the market endpoints, and with which rights.
+"""``X-Proxy-Key`` for DRF views: the access decision of ``access.gate`` as an authentication
+class.
 
-With ``BREEZE_REQUIRE_CLIENT_KEY`` off (the embedded sandbox default) a request without the
-header is let through as :class:`AnonymousClient`; a request that does send a key is always
-checked. A cached lookup does no database query (see ``access.selectors``).
+Like DRF's ``SessionAuthentication`` trusts the user that Django's authentication middleware
+found, this class first takes the decision the market front door already made for the request
+(one round trip for everything), and otherwise makes it itself. The decision covers the key,
+its origin, the view's ``required_scope`` and the quota, so there is no separate permission or
+throttle class to keep in step with it; the quota's state is kept on the request for the
+``RateLimit-*`` headers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
-from django.conf import settings
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework import authentication
 from rest_framework.request import Request
 
-from access import errors
-from access.keys import KEY_HEADER, key_is_well_formed
-from access.models import normalize_origin
-from access.selectors import client_key_get_by_raw, counter_id
-from breeze_proxy.shared_cache import prefetched
+from access import errors, gate
+from access.keys import KEY_HEADER
+from access.principals import Principal
+from common.network import client_ip
+
+ACCESS_ATTRIBUTE = "breeze_access"
 
 
-@dataclass(frozen=True)
-class ClientPrincipal:
-    """``request.user`` for a request that presented a valid client key."""
-
-    key_id: int
-    name: str
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    quota: int = 600
-    counter_id: str = ""  # names the quota counter (from the digest, known before the lookup)
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-
-    def __str__(self) -> str:
-        return f"client-key:{self.name}"
+def access_of(request: HttpRequest) -> gate.Access | None:
+    """The access decided for ``request`` (a Django request) so far, if any."""
+    return getattr(request, ACCESS_ATTRIBUTE, None)
 
 
-@dataclass(frozen=True)
-class AnonymousClient:
-    """``request.user`` without a key where keys are not required: every scope, no quota."""
-
-    is_authenticated: bool = False
-    is_anonymous: bool = True
-
-    def __str__(self) -> str:
-        return "anonymous"
+def remember_access(request: HttpRequest, access: gate.Access) -> None:
+    setattr(request, ACCESS_ATTRIBUTE, access)
 
 
 class ClientKeyAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[ClientPrincipal | AnonymousClient, None]:
-        raw = request.headers.get(KEY_HEADER, "")
-        if not raw:
-            if settings.BREEZE_REQUIRE_CLIENT_KEY:
-                raise errors.ClientKeyRequired()
-            return AnonymousClient(), None
-        if not key_is_well_formed(raw):
-            raise errors.ClientKeyMalformed()
-        record = client_key_get_by_raw(raw=raw, prefetched=prefetched(request))
-        if record is None:
-            raise errors.ClientKeyInvalid()
-        if not record.usable:
-            raise errors.ClientKeyRevoked()
-        origin = request.headers.get("Origin")
-        if origin is not None and record.origins and normalize_origin(origin) not in record.origins:
-            raise errors.OriginNotAllowed()
-        principal = ClientPrincipal(
-            key_id=record.id,
-            name=record.name,
-            scopes=record.scopes,
-            quota=record.quota,
-            counter_id=counter_id(record.digest),
-        )
-        return principal, None
+    """Every view using it declares ``required_scope``; a view without one admits no key."""
+
+    def authenticate(self, request: Request) -> tuple[Principal, None]:
+        django_request = request._request
+        access = access_of(django_request)
+        if access is None:
+            view = request.parser_context.get("view") if request.parser_context else None
+            access = gate.admit(
+                request.headers.get(KEY_HEADER, ""),
+                source_ip=client_ip(request),
+                origin=request.headers.get("Origin"),
+                scope=getattr(view, "required_scope", None) or "",
+            )
+            remember_access(django_request, access)
+        return access.principal, None
 
     def authenticate_header(self, request: Request) -> str:
         return errors.AUTHENTICATE_HEADER
+
+
+class RateLimitHeadersMixin:
+    """For views authenticated by :class:`ClientKeyAuthentication`: every response says the
+    caller's quota (``RateLimit-Limit``), what is left of it and when the window resets."""
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        access = access_of(request._request)
+        if access is not None and access.rate is not None:
+            for name, value in access.rate.headers().items():
+                response[name] = value
+        return response

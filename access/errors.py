@@ -13,7 +13,7 @@ from http import HTTPStatus
 from rest_framework import exceptions as drf_exceptions
 
 from access.keys import KEY_HEADER
-from breeze_proxy.errors import ProxyError
+from breeze.errors import ProxyError
 
 AUTHENTICATE_HEADER = f'{KEY_HEADER} realm="breeze-proxy"'
 

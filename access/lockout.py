@@ -1,15 +1,18 @@
-"""Lockout for ``X-Proxy-Admin-Key``: too many wrong keys and an address is refused outright.
+"""Lockout for the admin key: too many wrong keys and an address (or everyone) is refused.
 
-Failures are counted in Django's cache (shared through Redis), in fixed windows of
-``BREEZE_ADMIN_LOCKOUT_WINDOW_S``: per source IP (``BREEZE_ADMIN_LOCKOUT_PER_IP``) and over
-all addresses (``BREEZE_ADMIN_LOCKOUT_GLOBAL``, against a guess spread over many addresses).
-:func:`admin_lockout_check` runs BEFORE the key is compared, so a locked-out address learns
-nothing even from the right key. Past the global limit only addresses that have failed at
-least once in the window are refused, so staff on a clean address can still get in.
+Failures are counted in the shared store in fixed windows of ``BREEZE_ADMIN_LOCKOUT_WINDOW_S``:
+per source address (``BREEZE_ADMIN_LOCKOUT_PER_IP``) and over all addresses
+(``BREEZE_ADMIN_LOCKOUT_GLOBAL``, against a guess spread over many addresses — once it is
+reached every address is refused, and staff use the Django admin or the command instead).
 
-Every failure is logged as a security event and audited; a lockout is audited once per
-address and window (when it starts), and every refused attempt is logged. The key presented
-is never logged.
+The decision is hard: a wrong key is counted first and then judged by the count it got
+(Redis ``INCR``, atomic), so of any number of parallel wrong keys exactly the limit are
+answered 401 and the rest 429, however they interleave. A right key is only let through if
+its address is not locked out, so a locked-out address learns nothing from any key.
+
+Every counted failure is logged as a security event and audited; a lockout is audited once
+per address and window (when it starts), and every refused attempt is logged. The key
+presented is never logged.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from django.core.cache import cache
 from access.audit import audit_record
 from access.errors import AdminLockedOut
 from access.models import AuditEvent
-from breeze_proxy.shared_cache import count
+from breeze import store
 
 security_logger = logging.getLogger("access.security")
 
@@ -43,39 +46,61 @@ def _key(who: str, window: int) -> str:
     return f"admin-lockout:{who}:{window}"
 
 
-def _ip_label(source_ip: str | None) -> str:
-    return source_ip or "unknown"
+def counter_keys(source_ip: str | None, now: float | None = None) -> tuple[str, str]:
+    """The failure counters that decide ``source_ip``'s lockout now: the address's and
+    everyone's (callers read them in their own round trip and pass them back as ``counts``)."""
+    window, _ = _window(now if now is not None else time.time())
+    return _key(source_ip or "unknown", window), _key(_GLOBAL, window)
 
 
-def admin_lockout_check(*, source_ip: str | None, now: float | None = None) -> None:
-    """Raise :class:`AdminLockedOut` (429, Retry-After) if ``source_ip`` may not try a key."""
-    window, retry_after = _window(now if now is not None else time.time())
-    ip_key, global_key = _key(_ip_label(source_ip), window), _key(_GLOBAL, window)
-    counts = cache.get_many([ip_key, global_key])
-    ip_failures = counts.get(ip_key, 0)
-    global_failures = counts.get(global_key, 0)
-    per_ip_locked = ip_failures >= settings.BREEZE_ADMIN_LOCKOUT_PER_IP
-    global_locked = global_failures >= settings.BREEZE_ADMIN_LOCKOUT_GLOBAL and ip_failures > 0
-    if per_ip_locked or global_locked:
-        security_logger.warning(
-            "security event",
-            extra={
-                "event": "admin_lockout",
-                "source_ip": source_ip,
-                "outcome": "refused",
-                "scope": "ip" if per_ip_locked else "global",
-                "retry_after_s": retry_after,
-            },
-        )
-        raise AdminLockedOut(retry_after=retry_after)
+def _refuse(source_ip: str | None, scope: str, retry_after: int) -> AdminLockedOut:
+    security_logger.warning(
+        "security event",
+        extra={
+            "event": "admin_lockout",
+            "source_ip": source_ip,
+            "outcome": "refused",
+            "scope": scope,
+            "retry_after_s": retry_after,
+        },
+    )
+    return AdminLockedOut(retry_after=retry_after)
+
+
+def _locked_scope(ip_failures: int, global_failures: int) -> str | None:
+    if ip_failures >= settings.BREEZE_ADMIN_LOCKOUT_PER_IP:
+        return "ip"
+    if global_failures >= settings.BREEZE_ADMIN_LOCKOUT_GLOBAL:
+        return "global"
+    return None
+
+
+def admin_lockout_check(
+    *, source_ip: str | None, counts: dict[str, Any] | None = None, now: float | None = None
+) -> None:
+    """Raise :class:`AdminLockedOut` (429, Retry-After) if ``source_ip`` may not use the admin
+    key now. ``counts``: the counters of :func:`counter_keys` as already read, if they were."""
+    now = now if now is not None else time.time()
+    _, retry_after = _window(now)
+    ip_key, global_key = counter_keys(source_ip, now)
+    if counts is None or (ip_key not in counts and global_key not in counts):
+        counts = cache.get_many([ip_key, global_key])
+    scope = _locked_scope(int(counts.get(ip_key) or 0), int(counts.get(global_key) or 0))
+    if scope is not None:
+        raise _refuse(source_ip, scope, retry_after)
 
 
 def admin_key_failure_record(*, source_ip: str | None, now: float | None = None) -> None:
-    """Count a wrong admin key from ``source_ip``; log, audit, and note a lockout starting."""
-    window, _ = _window(now if now is not None else time.time())
+    """Count a wrong admin key from ``source_ip``, then decide on the counts it got: raise
+    :class:`AdminLockedOut` past a limit; otherwise log and audit the failure."""
+    now = now if now is not None else time.time()
+    _, retry_after = _window(now)
     ttl = settings.BREEZE_ADMIN_LOCKOUT_WINDOW_S + 5
-    ip_failures = count(_key(_ip_label(source_ip), window), ttl)
-    global_failures = count(_key(_GLOBAL, window), ttl)
+    ip_key, global_key = counter_keys(source_ip, now)
+    _, (ip_failures, global_failures) = store.exchange(counters=[(ip_key, ttl), (global_key, ttl)])
+    per_ip, overall = settings.BREEZE_ADMIN_LOCKOUT_PER_IP, settings.BREEZE_ADMIN_LOCKOUT_GLOBAL
+    if ip_failures > per_ip or global_failures > overall:
+        raise _refuse(source_ip, "ip" if ip_failures > per_ip else "global", retry_after)
     _security_event(
         "admin_key_failure",
         AuditEvent.Action.ADMIN_KEY_FAILURE,
@@ -85,8 +110,8 @@ def admin_key_failure_record(*, source_ip: str | None, now: float | None = None)
         failures=ip_failures,
     )
     for reached, limit, scope in (
-        (ip_failures, settings.BREEZE_ADMIN_LOCKOUT_PER_IP, "ip"),
-        (global_failures, settings.BREEZE_ADMIN_LOCKOUT_GLOBAL, "global"),
+        (ip_failures, per_ip, "ip"),
+        (global_failures, overall, "global"),
     ):
         if reached == limit:  # exactly once per window: when the lockout starts
             _security_event(
@@ -111,7 +136,12 @@ def _security_event(
     )
 
 
-def admin_key_success_record(*, source_ip: str | None, now: float | None = None) -> None:
-    """The right key from an address that was not locked out: forget its failures."""
-    window, _ = _window(now if now is not None else time.time())
-    cache.delete(_key(_ip_label(source_ip), window))
+def admin_key_success_record(
+    *, source_ip: str | None, counts: dict[str, Any] | None = None, now: float | None = None
+) -> None:
+    """The right key from an address that was not locked out: forget its failures (a write
+    only when there is something to forget)."""
+    ip_key, _ = counter_keys(source_ip, now)
+    if counts is not None and not counts.get(ip_key):
+        return
+    cache.delete(ip_key)

@@ -64,7 +64,17 @@ class ClientKey(models.Model):
         validators=[validate_origins],
         help_text="Comma- or line-separated browser origins; empty allows any origin.",
     )
-    per_minute_quota = models.PositiveIntegerField(default=600, validators=[MinValueValidator(1)])
+    per_minute_quota = models.PositiveIntegerField(
+        default=600,
+        validators=[MinValueValidator(1)],
+        help_text="Requests a minute (answers from the cache count too).",
+    )
+    calls_per_day = models.PositiveIntegerField(
+        default=0,
+        blank=True,
+        help_text="The most Breeze calls this key's requests may cause in an IST day; "
+        "0 means the default share (BREEZE_KEY_CALLS_PER_DAY).",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.CharField(max_length=150, blank=True, default="", editable=False)

@@ -1,19 +1,18 @@
-"""Reading client keys. The lookup on every market request is served from Django's cache
-(Redis when configured) for ``BREEZE_CLIENT_KEY_CACHE_TTL_S``; ``access.signals`` drops the
-entry whenever a key row is saved, so a revocation takes effect at once on every instance."""
+"""Reading client keys. The lookup every market request makes is answered from the shared store
+for ``BREEZE_CLIENT_KEY_CACHE_TTL_S``: a known key as its :class:`KeyRecord`, an unknown digest
+as ``False`` (so a flood of made-up keys does not reach the database either).
+``access.signals`` drops the entry whenever a key row changes, so a revocation takes effect at
+once on every instance."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from access.keys import key_digest, key_is_well_formed
 from access.models import ClientKey
-from breeze_proxy.shared_cache import Prefetched
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,11 @@ class KeyRecord:
     origins: tuple[str, ...]
     quota: int
     usable: bool
+    calls_per_day: int = 0
 
 
 def key_cache_key(digest: str) -> str:
-    return f"client-key:v1:{digest}"
+    return f"client-key:v2:{digest}"
 
 
 def _record(row: ClientKey) -> KeyRecord:
@@ -42,42 +42,17 @@ def _record(row: ClientKey) -> KeyRecord:
         origins=tuple(row.origin_list),
         quota=row.per_minute_quota,
         usable=row.is_usable,
+        calls_per_day=row.calls_per_day or 0,
     )
 
 
-def counter_id(digest: str) -> str:
-    """The name of a key's quota counter, derived from its digest so that it is known before
-    the key is looked up (and both can be read in one round trip)."""
-    return digest[:24]
-
-
-def hot_reads(raw: str, *, now: float) -> tuple[list[str], list[tuple[str, int]]]:
-    """The cache reads and the quota counter a request presenting ``raw`` will need."""
-    if not key_is_well_formed(raw):
-        return [], []
-    from access.throttles import ClientKeyThrottle
-
-    digest = key_digest(raw)
-    counter = ClientKeyThrottle.counter_key(counter_id(digest), ClientKeyThrottle.window_of(now))
-    return [key_cache_key(digest)], [(counter, ClientKeyThrottle.counter_ttl_s)]
-
-
-def client_key_get_by_raw(*, raw: str, prefetched: Prefetched | None = None) -> KeyRecord | None:
-    """The key presented as ``raw``, or None. Unknown digests are cached too (as ``False``),
-    so a flood of made-up keys does not reach the database either."""
-    digest = key_digest(raw)
-    cache_key = key_cache_key(digest)
-    if prefetched is not None and prefetched.has(cache_key):
-        cached = prefetched.get(cache_key)
-    else:
-        cached = cache.get(cache_key)
-    if cached is None:
-        row = ClientKey.objects.filter(key_digest=digest).first()
-        cached = _record(row) if row is not None else False
-        cache.set(cache_key, cached, settings.BREEZE_CLIENT_KEY_CACHE_TTL_S)
-    if not cached or not hmac.compare_digest(cached.digest, digest):
-        return None
-    return cached
+def client_key_get_by_digest(digest: str) -> KeyRecord | None:
+    """The key whose digest is ``digest``, from the database, remembered in the store (the
+    caller has already looked in the store, in its own round trip)."""
+    row = ClientKey.objects.filter(key_digest=digest).first()
+    record = _record(row) if row is not None else None
+    cache.set(key_cache_key(digest), record or False, settings.BREEZE_CLIENT_KEY_CACHE_TTL_S)
+    return record
 
 
 def client_key_list() -> QuerySet[ClientKey]:

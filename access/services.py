@@ -22,6 +22,7 @@ def client_key_create(
     scopes: Iterable[str],
     quota: int = 600,
     origins: Iterable[str] = (),
+    calls_per_day: int = 0,
     created_by: str,
 ) -> tuple[ClientKey, str]:
     """Create a key; returns the row and the key itself, which exists nowhere else after this.
@@ -37,6 +38,7 @@ def client_key_create(
         scopes=",".join(dict.fromkeys(scope.strip() for scope in scopes if scope.strip())),
         allowed_origins=",".join(normalize_origin(origin) for origin in origins if origin.strip()),
         per_minute_quota=quota,
+        calls_per_day=calls_per_day,
         created_by=created_by,
     )
     key.full_clean()

@@ -40,7 +40,7 @@ def main() -> None:
 
     django.setup()
     from bench.workload import history_sdk_params
-    from market.gateway.client import BreezeClient, session_exchange
+    from breeze.gateway.client import BreezeClient, session_exchange
 
     client = BreezeClient(session_exchange(api_session=args.api_session))
     latencies: list[float] = []

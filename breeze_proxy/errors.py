@@ -2,9 +2,9 @@
 
 ``{"error": ..., "message": ..., "details": ..., "code": ...}``: the frontend reads ``message``,
 the main backend reads ``error``, scripts switch on ``code``. Application code raises a
-:class:`ProxyError` subclass (or lets DRF raise its own exceptions); this module is the only
-place that turns either into a response, so the status codes of DESIGN.md live here and in
-the exception classes, nowhere else.
+:class:`~breeze.errors.ProxyError` subclass (or lets DRF raise its own exceptions); this module
+turns either into a response for DRF views and Django's error handlers, so the status codes of
+DESIGN.md live here and in the exception classes, nowhere else.
 """
 
 from __future__ import annotations
@@ -18,36 +18,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from breeze.errors import ProxyError, envelope
+
 logger = logging.getLogger(__name__)
-
-
-class ProxyError(Exception):
-    """An error the proxy answers deliberately, with its own status and machine code."""
-
-    status_code: int = HTTPStatus.INTERNAL_SERVER_ERROR
-    code: str = "internal_error"
-    message: str = "The proxy failed to handle this request."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        details: Any = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.message = message or self.message
-        self.details = details
-        self.retry_after = retry_after
-        super().__init__(self.message)
-
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"Retry-After": str(max(1, round(self.retry_after)))}
-
-
-def envelope(message: str, *, code: str, details: Any = None) -> dict[str, Any]:
-    return {"error": message, "message": message, "details": details or "", "code": code}
 
 
 _DRF_CODES: dict[type[drf_exceptions.APIException], tuple[str, str]] = {
@@ -77,13 +50,15 @@ def _drf_response(exc: drf_exceptions.APIException) -> Response:
         if isinstance(exc, cls):
             code, message = mapped_code, mapped_message
             break
+    details = str(exc.detail) if message and str(exc.detail) != message else None
     message = message or str(exc.detail)
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
-    return Response(envelope(message, code=code), status=exc.status_code, headers=headers)
+    body = envelope(message, code=code, details=details)
+    return Response(body, status=exc.status_code, headers=headers)
 
 
 def _first_validation_message(detail: Any, prefix: str = "") -> str:

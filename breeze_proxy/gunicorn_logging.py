@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from breeze_proxy.json_logging import JsonFormatter
+from common.json_logging import JsonFormatter
 
 
 class JsonGunicornLogger(Logger):

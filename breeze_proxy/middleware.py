@@ -1,16 +1,23 @@
-"""Per-request context: a request id on every log line and one access-log line per request."""
+"""Per-request context (a request id on every log line, one access-log line per request) and
+request bodies sent in chunks."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from breeze_proxy.json_logging import request_id_var
+from breeze.errors import envelope
+from common.json_logging import request_id_var
 
 access_logger = logging.getLogger("breeze_proxy.access")
 
@@ -26,6 +33,22 @@ def _incoming_request_id(request: HttpRequest) -> str:
     if _SAFE_ID.match(trace):
         return trace
     return uuid.uuid4().hex
+
+
+def _error_code(response: HttpResponse) -> str:
+    """The envelope's ``code`` of an error response (errors only: they are small and rare)."""
+    if response.status_code < 400:
+        return ""
+    data = getattr(response, "data", None)  # a DRF response, not rendered to bytes yet
+    if isinstance(data, dict):
+        return str(data.get("code", ""))
+    content = getattr(response, "content", b"")
+    if response.get("Content-Type", "").startswith("application/json") and len(content) < 8192:
+        try:
+            return str(json.loads(content).get("code", ""))
+        except (ValueError, AttributeError):
+            return ""
+    return ""
 
 
 class RequestContextMiddleware:
@@ -50,8 +73,37 @@ class RequestContextMiddleware:
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "cache": response.get("X-Cache", ""),
+                    "code": _error_code(response),
                 },
             )
             return response
         finally:
             request_id_var.reset(token)
+
+
+class ChunkedBodyMiddleware:
+    """Reads a body sent with ``Transfer-Encoding: chunked`` under WSGI.
+
+    gunicorn decodes the chunks, but a WSGI request without ``Content-Length`` reads as empty
+    in Django, so such a body would be silently dropped (and the endpoint would answer that a
+    field is missing). This reads it up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and hands it on as
+    if its length had been sent; a longer one is refused with 413 in the envelope. ASGI servers
+    deliver the whole body anyway.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
+        chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not meta.get("CONTENT_LENGTH") and "wsgi.input" in meta:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            data = meta["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                body = envelope("The request body is too large.", code="request_too_large")
+                return JsonResponse(body, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            meta["CONTENT_LENGTH"] = str(len(data))
+            request._body = data  # what HttpRequest.body returns from now on
+            request._stream = LimitedStream(io.BytesIO(data), len(data))
+        return self.get_response(request)

@@ -97,7 +97,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "access.network.client_ip"
+AXES_CLIENT_IP_CALLABLE = "common.network.client_ip"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "access",
     "market",
@@ -119,6 +120,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "breeze_proxy.middleware.RequestContextMiddleware",
+    "breeze_proxy.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -261,7 +263,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "breeze_proxy.errors.exception_handler",
@@ -277,10 +279,15 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets come from the pinned drf-spectacular-sidecar package, served by the
+    # app itself: the docs work offline and never load a script from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "breeze_proxy.schema.strict_request_bodies",
+        "common.schema.strict_request_bodies",
     ],
 }
 
@@ -289,17 +296,18 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "breeze_proxy.json_logging.RequestIdFilter"}},
-    "formatters": {"json": {"()": "breeze_proxy.json_logging.JsonFormatter"}},
+    "filters": {"request_id": {"()": "common.json_logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "common.json_logging.JsonFormatter"}},
     "handlers": {
-        "stdout": {
+        # stderr: Cloud Logging reads it the same way, and commands keep stdout for output.
+        "stderr": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.stderr",
             "formatter": "json",
             "filters": ["request_id"],
         }
     },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         # Our access log replaces Django's; keep its 4xx/5xx warnings out of the stream.
         "django.request": {"level": "ERROR"},
@@ -328,3 +336,22 @@ BREEZE_QUEUE_WAIT_S = env.float("BREEZE_QUEUE_WAIT_S", default=5.0)
 BREEZE_BREAKER_FAILURES = env.int("BREEZE_BREAKER_FAILURES", default=5)
 BREEZE_BREAKER_RESET_S = env.float("BREEZE_BREAKER_RESET_S", default=30.0)
 BREEZE_BATCH_MAX = env.int("BREEZE_BATCH_MAX", default=50)
+# Cached answers are bounded by construction: one per Breeze call, none larger than this,
+# none kept longer than this (BREEZE_STALE_TTL_S included).
+BREEZE_CACHE_MAX_ENTRY_BYTES = env.int("BREEZE_CACHE_MAX_ENTRY_BYTES", default=256 * 1024)
+BREEZE_CACHE_MAX_TTL_S = env.int("BREEZE_CACHE_MAX_TTL_S", default=86400)
+
+# --- Fair shares: no caller can spend the fleet's budget for everyone ----------------------
+# Each client key may cause at most this many Breeze calls a day and a minute (a key's own
+# calls_per_day overrides the day); the admin key used as a client key gets the same share.
+BREEZE_KEY_CALLS_PER_DAY = env.int("BREEZE_KEY_CALLS_PER_DAY", default=BREEZE_RATE_PER_DAY // 4)
+BREEZE_KEY_CALLS_PER_MINUTE = env.int(
+    "BREEZE_KEY_CALLS_PER_MINUTE", default=max(1, BREEZE_RATE_PER_MIN // 2)
+)
+BREEZE_ADMIN_CLIENT_QUOTA = env.int("BREEZE_ADMIN_CLIENT_QUOTA", default=600)
+# Where keys are not required, each address is limited the same way (0: no request quota).
+BREEZE_OPEN_QUOTA = env.int("BREEZE_OPEN_QUOTA", default=600)
+BREEZE_OPEN_CALLS_PER_DAY = env.int("BREEZE_OPEN_CALLS_PER_DAY", default=BREEZE_KEY_CALLS_PER_DAY)
+BREEZE_OPEN_CALLS_PER_MINUTE = env.int(
+    "BREEZE_OPEN_CALLS_PER_MINUTE", default=BREEZE_KEY_CALLS_PER_MINUTE
+)

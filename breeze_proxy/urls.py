@@ -1,5 +1,5 @@
-"""URL wiring. Every market path is served under /breeze/ and /api/breeze/ (the deployed
-frontend uses the latter)."""
+"""URL wiring. Every /breeze/ path is also served under /api/breeze/ (the deployed frontend
+uses the latter); each app owns its routes."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,10 +12,18 @@ handler403 = "breeze_proxy.errors.json_permission_denied"
 handler404 = "breeze_proxy.errors.json_not_found"
 handler500 = "breeze_proxy.errors.json_server_error"
 
+_BREEZE_APPS = ["market.urls", "sessions_admin.urls"]
+
 urlpatterns = [
     path("", views.index, name="index"),
-    path("breeze/", include("market.urls")),
-    path("api/breeze/", include(("market.urls", "market"), namespace="api")),
+    *[path("breeze/", include(urls)) for urls in _BREEZE_APPS],
+    *[
+        path(
+            "api/breeze/",
+            include((urls, urls.split(".")[0]), namespace=f"api-{urls.split('.')[0]}"),
+        )
+        for urls in _BREEZE_APPS
+    ],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),

@@ -1,26 +1,52 @@
 """The liveness probe at ``/``: no database, no upstream, no template, so it answers in
-microseconds even while Breeze or the database is down (Cloud Run restarts on failure)."""
+microseconds even while Breeze or the database is down (Cloud Run restarts on failure). It
+lists every endpoint, read once from the URL configuration so the list cannot fall behind."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import functools
+from typing import Any
 
-ENDPOINTS = [
-    "GET /breeze/health",
-    "POST /breeze/quotes",
-    "POST /breeze/depth",
-    "POST /breeze/historical",
-    "POST /breeze/option-chain",
-    "POST /breeze/admin/api-session",
-    "GET /api/docs/",
-]
-_BODY = {
-    "status": "ok",
-    "service": "breeze-proxy",
-    "endpoints": ENDPOINTS,
-    "note": "Every /breeze/ path is also served under /api/breeze/.",
-}
+from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, URLResolver, get_resolver
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _methods(callback: Any) -> list[str]:
+    actions = getattr(callback, "actions", None)
+    if actions:  # a DRF viewset: the methods it was routed with
+        return sorted(method.upper() for method in actions)
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is not None:
+        return [m.upper() for m in _METHODS if hasattr(view_class, m)]
+    return ["GET"]
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[str]:
+    found: list[str] = []
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if route.startswith(("admin/", "api/breeze/")):
+                continue  # Django's admin pages; the /api/breeze/ copies of /breeze/
+            found += _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            found += [f"{method} /{route}" for method in _methods(pattern.callback)]
+    return found
+
+
+@functools.cache
+def _body() -> dict[str, Any]:
+    endpoints = [line for line in _walk(get_resolver().url_patterns) if line != "GET /"]
+    return {
+        "status": "ok",
+        "service": "breeze-proxy",
+        "endpoints": endpoints,
+        "note": "Every /breeze/ path is also served under /api/breeze/. The Django admin is "
+        "at /admin/.",
+    }
 
 
 def index(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(_BODY)
+    return JsonResponse(_body())

@@ -2,31 +2,34 @@
 
 Items are validated one by one (a bad symbol fails only its own item), identical items are
 merged, cached ones come from the cache and the rest are fetched concurrently through the
-normal fetch path, so the batch spends the fleet's budget like the same number of single
-quotes would — never more.
+normal fetch path, each charged to the caller like the same number of single quotes would be.
 """
 
 from __future__ import annotations
 
-import json
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 
 from django.db import connections
 
-from breeze_proxy.errors import ProxyError, envelope
+from breeze.errors import ProxyError, envelope
+from breeze.gateway.budget import Account
+from breeze.operations import QuoteQuery
 from market import services
+from market.rendering import as_of_text
 from market.serializers import QuoteRequestSerializer
+from sessions_admin.selectors import LiveSession
 
 # Process-local worker threads for upstream fan-out; each waits on Breeze, not the CPU.
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="batch-quote")
 
 
-def _validate(item: Any) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
+def _validate(item: Any) -> tuple[QuoteQuery | None, dict[str, Any] | None]:
     serializer = QuoteRequestSerializer(data=item)
     if serializer.is_valid():
-        return dict(serializer.validated_data), None
+        return serializer.query, None
     message = "Invalid instrument."
     for field, problems in serializer.errors.items():
         message = f"{field}: {problems[0]}"
@@ -34,33 +37,41 @@ def _validate(item: Any) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
     return None, envelope(message, code="invalid_request", details=serializer.errors)
 
 
-def _answer(params: dict[str, str]) -> dict[str, Any]:
+def _answer(query: QuoteQuery, session: LiveSession, account: Account | None) -> dict[str, Any]:
     try:
-        answer = services.quote_get(params=params)
+        answer = services.quote_get(query=query, session=session, account=account)
     except ProxyError as exc:
-        return {
-            "status": int(exc.status_code),
-            "error": envelope(exc.message, code=exc.code, details=exc.details),
-        }
+        return {"status": int(exc.status_code), "error": exc.envelope()}
     finally:
         connections.close_all()  # this pool thread's own connections, if it opened any
-    return {"status": HTTPStatus.OK.value, **answer.body(), "cache": answer.cache}
+    return {
+        "status": HTTPStatus.OK.value,
+        "Success": answer.rows,
+        "as_of": as_of_text(answer),
+        "stale": answer.cache == "stale",
+        "cache": answer.cache,
+    }
 
 
-def quotes_batch(*, instruments: list[Any]) -> list[dict[str, Any]]:
-    services.live_session()  # no live session: the whole batch is a 401, not 50 of them
+def quotes_batch(
+    *, instruments: list[Any], session: LiveSession, account: Account | None = None
+) -> list[dict[str, Any]]:
     validated = [_validate(item) for item in instruments]
-    unique: dict[str, dict[str, str]] = {}
-    for params, _ in validated:
-        if params is not None:
-            unique.setdefault(json.dumps(params, sort_keys=True), params)
-    answers = dict(zip(unique, _pool.map(_answer, unique.values()), strict=True))
+    unique = list(dict.fromkeys(query for query, _ in validated if query is not None))
+
+    def answer(query: QuoteQuery) -> dict[str, Any]:
+        return _answer(query, session, account)
+
+    # Each pool task runs in a copy of this request's context, so its log lines keep the
+    # request id.
+    futures = [_pool.submit(contextvars.copy_context().run, answer, query) for query in unique]
+    answers = {query: future.result() for query, future in zip(unique, futures, strict=True)}
     results = []
-    for index, (params, problem) in enumerate(validated):
-        if params is None:
+    for index, (query, problem) in enumerate(validated):
+        if query is None:
             results.append(
                 {"index": index, "status": HTTPStatus.BAD_REQUEST.value, "error": problem}
             )
         else:
-            results.append({"index": index, **answers[json.dumps(params, sort_keys=True)]})
+            results.append({"index": index, **answers[query]})
     return results

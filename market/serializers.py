@@ -1,7 +1,9 @@
 """Request validation (Breeze's rules, before any upstream call) and response shapes.
 
-Validated data comes out ready for the SDK: codes upper-cased, dates in the SDK's wire format,
-strikes as plain decimal strings, so services never re-parse client input.
+A valid request serializer offers its :attr:`query`: the frozen query of
+:mod:`breeze.operations` that everything below the views works with. Each field also
+describes itself to the OpenAPI schema exactly as it validates (the same patterns, enums and
+bounds), so a client generated from the schema sends what the proxy accepts.
 """
 
 from __future__ import annotations
@@ -10,30 +12,51 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from breeze_proxy.schema import ErrorSerializer
-from breeze_proxy.serializers import StrictSerializer
+from breeze.operations import Contract, HistoryQuery, OptionChainQuery, QuoteQuery
+from common.schema import ErrorSerializer
+from common.serializers import StrictSerializer
 from market import validation as rules
 
-_STOCK_CODE = re.compile(r"^[A-Za-z0-9&\-_. ]{1,30}$")
+CODE_PATTERN = r"^\s*[A-Za-z0-9&\-_. ]{1,30}\s*$"
+_CODE = re.compile(CODE_PATTERN)
+STRIKE_PATTERN = r"^\s*(\d{1,8}(\.\d{1,4})?)?\s*$"
+# The date forms parse_date_or_datetime accepts, as one pattern (the ranges are checked after).
+DATE_PATTERN = (
+    r"^\s*(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?"
+    r"|\d{1,2}-[A-Za-z]{3,9}-\d{4}|\d{1,2}/\d{1,2}/\d{4})\s*$"
+)
 
 
+def choice_pattern(values: tuple[str, ...], *, blank: bool = False) -> str:
+    """A case-insensitive pattern for ``values`` (JSON Schema has no case-insensitive enum)."""
+    alternatives = [
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in value)
+        for value in values
+    ]
+    body = "|".join(alternatives)
+    return rf"^\s*({body}){'?' if blank else ''}\s*$"
+
+
+@extend_schema_field({"type": "string", "pattern": CODE_PATTERN, "maxLength": 40})
 class _CodeField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 30)
+        kwargs.setdefault("max_length", 40)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             raise serializers.ValidationError("Must be a string.")
-        value = super().to_internal_value(data).strip().upper()
-        if not _STOCK_CODE.match(value):
+        value = super().to_internal_value(data)
+        if not _CODE.match(value):
             raise serializers.ValidationError(
-                "Use Breeze's stock code (letters, digits, & - _ . space), "
+                "Use Breeze's stock code (letters, digits, & - _ . space, up to 30), "
                 "e.g. RELIND for RELIANCE."
             )
-        return value
+        return value.strip().upper()
 
 
 class _ChoiceText(serializers.CharField):
@@ -46,6 +69,8 @@ class _ChoiceText(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
         value = super().to_internal_value(data).strip()
         value = value.upper() if self.upper else value.lower()
         if value and value not in self.allowed:
@@ -53,36 +78,65 @@ class _ChoiceText(serializers.CharField):
         return value
 
 
-class _StrikeField(serializers.CharField):
+def _choice(choices: tuple[str, ...], *, upper: bool = False, **kwargs: Any) -> _ChoiceText:
+    """A choice field whose schema is the case-insensitive pattern it validates."""
+    blank = kwargs.get("allow_blank", False)
+    schema = {"type": "string", "pattern": choice_pattern(choices, blank=blank), "maxLength": 16}
+    field_class = extend_schema_field(schema)(type("ChoiceField", (_ChoiceText,), {}))
+    return field_class(choices, upper=upper, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": STRIKE_PATTERN, "maxLength": 16},
+            {"type": "number", "minimum": 0, "maximum": rules.STRIKE_MAX},
+        ]
+    }
+)
+class _StrikeField(serializers.Field):
+    """A strike as text or a number; comes out as plain decimal text ("24000", "23.5")."""
+
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 16)
         kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        if isinstance(data, bool):
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
             raise serializers.ValidationError("Strike price must be a number.")
-        if isinstance(data, int | float):
-            data = str(data)
-        text = super().to_internal_value(data).strip()
+        text = str(data).strip()
         if not text:
             return ""
+        if len(text) > 24:
+            raise serializers.ValidationError("Strike price must be a number.")
         try:
             strike = Decimal(text)
         except InvalidOperation as exc:
             raise serializers.ValidationError("Strike price must be a number.") from exc
-        if not strike.is_finite() or strike < 0 or strike > Decimal("10000000"):
-            raise serializers.ValidationError("Strike price must be between 0 and 10,000,000.")
+        if not strike.is_finite() or strike < 0 or strike > rules.STRIKE_MAX:
+            raise serializers.ValidationError(
+                f"Strike price must be between 0 and {rules.STRIKE_MAX:,}."
+            )
+        if strike != strike.quantize(Decimal("0.0001")):
+            raise serializers.ValidationError("Strike price has at most 4 decimals.")
         return format(strike.normalize(), "f")
 
+    def to_representation(self, value: Any) -> str:
+        return str(value)
 
+
+@extend_schema_field({"type": "string", "pattern": DATE_PATTERN, "maxLength": 40})
 class _DateText(serializers.CharField):
+    """A date or date-time in one of the accepted forms (parsed in ``validate``)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("max_length", 40)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
         text = super().to_internal_value(data).strip()
         if text:
             try:
@@ -92,7 +146,17 @@ class _DateText(serializers.CharField):
         return text
 
 
-class _DerivativeFields(StrictSerializer):
+class _QueryMixin:
+    """``query``: the validated request as a frozen query (after ``is_valid()``)."""
+
+    validated_data: Any
+
+    @property
+    def query(self) -> Any:
+        return self.validated_data["query"]
+
+
+class _ContractFields(StrictSerializer):
     """Fields and rules shared by every instrument-shaped request."""
 
     stock_code = _CodeField(help_text="Breeze stock code, e.g. RELIND, TCS, NIFTY.")
@@ -102,24 +166,24 @@ class _DerivativeFields(StrictSerializer):
         default="",
         help_text="F&O expiry, e.g. 2025-02-27 or 27-Feb-2025.",
     )
-    right = _ChoiceText(
+    right = _choice(
         rules.RIGHTS,
         required=False,
         allow_blank=True,
         default="",
         help_text="call, put or others (futures).",
     )
-    strike_price = _StrikeField(default="", help_text="Option strike, e.g. 24000.")
+    strike_price = _StrikeField(help_text="Option strike, e.g. 24000.")
 
-    def _derivative_rules(self, attrs: dict[str, Any]) -> dict[str, Any]:
+    def _contract(self, attrs: dict[str, Any]) -> Contract:
         exchange, product = attrs["exchange_code"], attrs["product_type"]
-        expiry, right, strike = attrs["expiry_date"], attrs["right"], attrs["strike_price"]
+        expiry_text, right, strike = attrs["expiry_date"], attrs["right"], attrs["strike_price"]
         if exchange in rules.FNO_EXCHANGES:
             if product not in ("futures", "options"):
                 raise serializers.ValidationError(
                     {"product_type": [f"Should be 'futures' or 'options' for exchange {exchange}."]}
                 )
-            if not expiry:
+            if not expiry_text:
                 raise serializers.ValidationError(
                     {"expiry_date": [f"Required for {product} on {exchange}."]}
                 )
@@ -142,24 +206,35 @@ class _DerivativeFields(StrictSerializer):
                     raise serializers.ValidationError(
                         {name: ["Only for futures and options (exchange NFO or BFO)."]}
                     )
-            expiry, right, strike = "", "", ""
-        if expiry:
-            expiry = rules.breeze_expiry(rules.parse_expiry(expiry))
-        attrs.update(expiry_date=expiry, right=right, strike_price=strike)
-        return attrs
+            expiry_text, right, strike = "", "", ""
+        return Contract(
+            stock_code=attrs["stock_code"],
+            exchange_code=exchange,
+            product_type=product,
+            expiry=_expiry(expiry_text) if expiry_text else None,
+            right=right,
+            strike=strike,
+        )
 
 
-class QuoteRequestSerializer(_DerivativeFields):
-    exchange_code = _ChoiceText(rules.EXCHANGES, upper=True, required=False, default="NSE")
-    product_type = _ChoiceText(rules.QUOTE_PRODUCTS, required=False, default="cash")
+def _expiry(text: str) -> Any:
+    try:
+        return rules.parse_expiry(text)
+    except ValueError as exc:
+        raise serializers.ValidationError({"expiry_date": [str(exc)]}) from exc
+
+
+class QuoteRequestSerializer(_QueryMixin, _ContractFields):
+    exchange_code = _choice(rules.EXCHANGES, upper=True, required=False, default="NSE")
+    product_type = _choice(rules.QUOTE_PRODUCTS, required=False, default="cash")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self._derivative_rules(attrs)
+        return {"query": QuoteQuery(self._contract(attrs))}
 
 
-class HistoricalRequestSerializer(_DerivativeFields):
-    exchange_code = _ChoiceText(rules.EXCHANGES, upper=True, required=False, default="NSE")
-    product_type = _ChoiceText(("cash", "futures", "options"), required=False, default="cash")
+class HistoricalRequestSerializer(_QueryMixin, _ContractFields):
+    exchange_code = _choice(rules.EXCHANGES, upper=True, required=False, default="NSE")
+    product_type = _choice(rules.HISTORY_PRODUCTS, required=False, default="cash")
     interval = serializers.CharField(
         required=False,
         default="1day",
@@ -179,22 +254,26 @@ class HistoricalRequestSerializer(_DerivativeFields):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, _ = rules.parse_date_or_datetime(attrs["from_date"])
         end, end_has_time = rules.parse_date_or_datetime(attrs["to_date"])
+        for name, moment in (("from_date", start), ("to_date", end)):
+            try:
+                rules.check_history_moment(moment)
+            except ValueError as exc:
+                raise serializers.ValidationError({name: [str(exc)]}) from exc
         if not end_has_time:
             end = end.replace(hour=23, minute=59, second=59)
         if start > end:
             raise serializers.ValidationError({"to_date": ["Must not be before from_date."]})
-        attrs = self._derivative_rules(attrs)
-        attrs.update(from_date=rules.breeze_timestamp(start), to_date=rules.breeze_timestamp(end))
-        return attrs
+        contract = self._contract(attrs)
+        return {"query": HistoryQuery(contract, attrs["interval"], start, end)}
 
 
-class OptionChainRequestSerializer(StrictSerializer):
+class OptionChainRequestSerializer(_QueryMixin, StrictSerializer):
     stock_code = _CodeField(help_text="Underlying, e.g. NIFTY.")
-    exchange_code = _ChoiceText(("NFO", "BFO"), upper=True, required=False, default="NFO")
-    product_type = _ChoiceText(("futures", "options"), required=False, default="options")
+    exchange_code = _choice(rules.CHAIN_EXCHANGES, upper=True, required=False, default="NFO")
+    product_type = _choice(rules.CHAIN_PRODUCTS, required=False, default="options")
     expiry_date = _DateText(required=False, allow_blank=True, default="")
-    right = _ChoiceText(rules.RIGHTS, required=False, allow_blank=True, default="")
-    strike_price = _StrikeField(default="")
+    right = _choice(rules.RIGHTS, required=False, allow_blank=True, default="")
+    strike_price = _StrikeField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [name for name in ("expiry_date", "right", "strike_price") if attrs[name]]
@@ -205,9 +284,33 @@ class OptionChainRequestSerializer(StrictSerializer):
             )
         if attrs["product_type"] == "futures" and not attrs["expiry_date"]:
             raise serializers.ValidationError({"expiry_date": ["Required for futures."]})
-        if attrs["expiry_date"]:
-            attrs["expiry_date"] = rules.breeze_expiry(rules.parse_expiry(attrs["expiry_date"]))
-        return attrs
+        query = OptionChainQuery(
+            stock_code=attrs["stock_code"],
+            exchange_code=attrs["exchange_code"],
+            product_type=attrs["product_type"],
+            expiry=_expiry(attrs["expiry_date"]) if attrs["expiry_date"] else None,
+            right=attrs["right"],
+            strike=attrs["strike_price"],
+        )
+        return {"query": query}
+
+
+class BatchQuoteRequestSerializer(StrictSerializer):
+    """The list is validated item by item in the service, so one bad item fails only itself."""
+
+    instruments = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        min_length=1,
+        help_text="Up to BREEZE_BATCH_MAX (50) quote requests, each shaped like /breeze/quotes.",
+    )
+
+    def validate_instruments(self, value: list[Any]) -> list[Any]:
+        if len(value) > settings.BREEZE_BATCH_MAX:
+            raise serializers.ValidationError(
+                f"At most {settings.BREEZE_BATCH_MAX} instruments per batch."
+            )
+        return value
 
 
 # --- Response shapes (for the OpenAPI schema; rows are passed on as Breeze sends them) ------
@@ -242,20 +345,21 @@ class QuoteRowSerializer(BestBidOfferRowSerializer):
     spot_price = serializers.CharField(allow_null=True, required=False)
 
 
-class QuoteResponseSerializer(serializers.Serializer):
+class _AnswerFields(serializers.Serializer):
+    as_of = serializers.DateTimeField(help_text="When Breeze produced this answer (UTC).")
+    stale = serializers.BooleanField(help_text="True: Breeze is failing; the last good answer.")
+
+
+class QuoteResponseSerializer(_AnswerFields):
     Success = QuoteRowSerializer(many=True)
-    as_of = serializers.DateTimeField()
-    stale = serializers.BooleanField()
 
 
 class DepthRowSerializer(BestBidOfferRowSerializer):
     levels = serializers.IntegerField(help_text="Always 1: Breeze's REST API has no deeper book.")
 
 
-class DepthResponseSerializer(serializers.Serializer):
+class DepthResponseSerializer(_AnswerFields):
     Success = DepthRowSerializer(many=True)
-    as_of = serializers.DateTimeField()
-    stale = serializers.BooleanField()
 
 
 class CandleSerializer(serializers.Serializer):
@@ -274,10 +378,8 @@ class CandleSerializer(serializers.Serializer):
     strike_price = serializers.FloatField(required=False)
 
 
-class HistoricalResponseSerializer(serializers.Serializer):
+class HistoricalResponseSerializer(_AnswerFields):
     Success = CandleSerializer(many=True)
-    as_of = serializers.DateTimeField()
-    stale = serializers.BooleanField()
 
 
 class OptionChainRowSerializer(QuoteRowSerializer):
@@ -288,29 +390,8 @@ class OptionChainRowSerializer(QuoteRowSerializer):
     total_sell_qty = serializers.CharField()
 
 
-class OptionChainResponseSerializer(serializers.Serializer):
+class OptionChainResponseSerializer(_AnswerFields):
     Success = OptionChainRowSerializer(many=True)
-    as_of = serializers.DateTimeField()
-    stale = serializers.BooleanField()
-
-
-class BatchQuoteRequestSerializer(StrictSerializer):
-    """The list is validated item by item in the service, so one bad item fails only itself."""
-
-    instruments = serializers.ListField(
-        child=serializers.JSONField(),
-        allow_empty=False,
-        help_text="Up to BREEZE_BATCH_MAX (50) quote requests, each shaped like /breeze/quotes.",
-    )
-
-    def validate_instruments(self, value: list[Any]) -> list[Any]:
-        from django.conf import settings
-
-        if len(value) > settings.BREEZE_BATCH_MAX:
-            raise serializers.ValidationError(
-                f"At most {settings.BREEZE_BATCH_MAX} instruments per batch."
-            )
-        return value
 
 
 class BatchItemSerializer(serializers.Serializer):

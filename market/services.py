@@ -1,29 +1,35 @@
-"""What each market endpoint means: find the live session, fetch through the gateway, shape.
+"""What each market endpoint means: fetch a typed query through the gateway, shape the answer.
 
-Views hand these functions validated parameters (already in the SDK's wire format) and get a
-:class:`~market.gateway.answers.MarketAnswer` back; every failure is a typed error from
-``market.gateway.errors``. Caching, merging, the rate budget and the breaker are the gateway's
-(``market.gateway.fetch``), so each endpoint only says what to ask and for how long it stays
-true.
+Views hand these functions a validated query, the live session and the account to charge; they
+get a :class:`~breeze.gateway.answers.MarketAnswer` back, and every failure is a typed error
+from ``breeze.gateway.errors``. Caching, merging, the budget and the breaker are the gateway's,
+so each endpoint only says what to ask, for how long the answer stays true, and how urgent it
+is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 
-from market.gateway import budget
-from market.gateway.answers import MarketAnswer, Rows
-from market.gateway.client import IST, BreezeClient, client_for
-from market.gateway.errors import SessionExpired, SessionMissing
-from market.gateway.fetch import fetch
+from breeze import clock
+from breeze.gateway import budget
+from breeze.gateway.answers import MarketAnswer, Rows
+from breeze.gateway.errors import SessionExpired, SessionMissing
+from breeze.gateway.fetch import fetch
+from breeze.operations import HistoryQuery, OptionChainQuery, Query, QuoteQuery
 from sessions_admin.selectors import LiveSession, breeze_session_get_live
 from sessions_admin.services import breeze_session_mark_rejected
 
-__all__ = ["MarketAnswer", "depth_get", "historical_candles_list", "option_chain_get", "quote_get"]
+__all__ = [
+    "MarketAnswer",
+    "depth_get",
+    "historical_candles_list",
+    "live_session",
+    "option_chain_get",
+    "quote_get",
+]
 
 DEPTH_FIELDS = (
     "exchange_code",
@@ -50,76 +56,77 @@ def live_session() -> LiveSession:
 
 
 def _fetch(
-    operation: str,
-    params: dict[str, Any],
-    call: Callable[[BreezeClient], Rows],
+    query: Query,
     *,
+    session: LiveSession,
+    account: budget.Account | None,
     ttl_s: float,
-    session: LiveSession | None,
     priority: str = budget.INTERACTIVE,
 ) -> MarketAnswer:
-    live = session or live_session()
     try:
         return fetch(
-            session_id=live.id,
-            operation=operation,
-            params=params,
-            client=lambda: client_for(live.credentials()),
-            call=call,
+            query,
+            session_id=session.id,
+            credentials=session.credentials,
             ttl_s=ttl_s,
             priority=priority,
+            account=account,
         )
     except SessionExpired as exc:
-        breeze_session_mark_rejected(session_id=live.id, error=str(exc.details or exc.message))
+        breeze_session_mark_rejected(session_id=session.id, error=str(exc.details or exc.message))
         raise
 
 
-def quote_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
-    return _fetch(
-        "quotes",
-        params,
-        lambda client: client.quotes(**params),
-        ttl_s=settings.BREEZE_QUOTE_TTL_S,
-        session=session,
-    )
+def quote_get(
+    *, query: QuoteQuery, session: LiveSession, account: budget.Account | None = None
+) -> MarketAnswer:
+    return _fetch(query, session=session, account=account, ttl_s=settings.BREEZE_QUOTE_TTL_S)
 
 
-def depth_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
+def depth_rows(rows: Rows) -> Rows:
     """Best bid and offer per exchange row: all the depth Breeze's REST API offers."""
-    answer = quote_get(params=params, session=session)
-    rows = [{**{name: row.get(name) for name in DEPTH_FIELDS}, "levels": 1} for row in answer.rows]
-    return MarketAnswer(
-        rows=rows, as_of=answer.as_of, cache=answer.cache, expires_at=answer.expires_at
+    return [{**{name: row.get(name) for name in DEPTH_FIELDS}, "levels": 1} for row in rows]
+
+
+def depth_from(answer: MarketAnswer) -> MarketAnswer:
+    """The depth answer cut from a quote answer (same source, same freshness)."""
+    return MarketAnswer.from_rows(
+        depth_rows(answer.rows),
+        as_of=answer.as_of,
+        expires_at=answer.expires_at,
+        session_id=answer.session_id,
+        cache=answer.cache,
+        upstream_calls=answer.upstream_calls,
     )
 
 
-def history_ttl_s(params: dict[str, str], now: datetime | None = None) -> float:
+def depth_get(
+    *, query: QuoteQuery, session: LiveSession, account: budget.Account | None = None
+) -> MarketAnswer:
+    return depth_from(quote_get(query=query, session=session, account=account))
+
+
+def history_ttl_s(query: HistoryQuery, now: datetime | None = None) -> float:
     """Closed candles never change, so a range that ended a full interval ago is kept long."""
-    now = (now or datetime.now(tz=IST)).astimezone(IST).replace(tzinfo=None)
-    end = datetime.strptime(params["to_date"][:19], "%Y-%m-%dT%H:%M:%S")
-    if end + timedelta(seconds=INTERVAL_SECONDS[params["interval"]]) <= now:
+    now = (now or clock.now()).astimezone(clock.IST).replace(tzinfo=None)
+    if query.end + timedelta(seconds=INTERVAL_SECONDS[query.interval]) <= now:
         return settings.BREEZE_HISTORY_TTL_S
     return settings.BREEZE_HISTORY_OPEN_TTL_S
 
 
 def historical_candles_list(
-    *, params: dict[str, str], session: LiveSession | None = None
+    *, query: HistoryQuery, session: LiveSession, account: budget.Account | None = None
 ) -> MarketAnswer:
     return _fetch(
-        "historicalcharts",
-        params,
-        lambda client: client.historical(**params),
-        ttl_s=history_ttl_s(params),
+        query,
         session=session,
+        account=account,
+        ttl_s=history_ttl_s(query),
         priority=budget.BULK,
     )
 
 
-def option_chain_get(*, params: dict[str, str], session: LiveSession | None = None) -> MarketAnswer:
-    return _fetch(
-        "optionchain",
-        params,
-        lambda client: client.option_chain(**params),
-        ttl_s=settings.BREEZE_CHAIN_TTL_S,
-        session=session,
-    )
+def option_chain_get(
+    *, query: OptionChainQuery, session: LiveSession, account: budget.Account | None = None
+) -> MarketAnswer:
+    return _fetch(query, session=session, account=account, ttl_s=settings.BREEZE_CHAIN_TTL_S)

@@ -1,25 +1,49 @@
-"""Market and session routes; mounted under both /breeze/ and /api/breeze/."""
+"""Market routes; mounted under both /breeze/ and /api/breeze/. The single-answer endpoints
+stand behind the front door (``market.front_door``)."""
 
 from django.urls import path
 
-from market import views
-from sessions_admin.views import ApiSessionViewSet
+from market import serializers as shapes
+from market import services, views
+from market.front_door import Route, front_door
+
+
+def _post(viewset: type) -> object:
+    return viewset.as_view({"post": "create"})
+
 
 urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
-    path("quotes", views.QuoteViewSet.as_view({"post": "create"}), name="quotes"),
     path(
-        "quotes/batch",
-        views.BatchQuoteViewSet.as_view({"post": "create"}),
-        name="quotes-batch",
+        "quotes",
+        front_door(
+            Route("quotes", "quotes", shapes.QuoteRequestSerializer), _post(views.QuoteViewSet)
+        ),
+        name="quotes",
     ),
-    path("depth", views.DepthViewSet.as_view({"post": "create"}), name="depth"),
-    path("historical", views.HistoricalViewSet.as_view({"post": "create"}), name="historical"),
-    path("option-chain", views.OptionChainViewSet.as_view({"post": "create"}), name="option-chain"),
+    path("quotes/batch", _post(views.BatchQuoteViewSet), name="quotes-batch"),
     path(
-        "admin/api-session",
-        ApiSessionViewSet.as_view({"post": "create", "get": "retrieve", "delete": "destroy"}),
-        name="admin-api-session",
+        "depth",
+        front_door(
+            Route("depth", "depth", shapes.QuoteRequestSerializer, services.depth_from),
+            _post(views.DepthViewSet),
+        ),
+        name="depth",
     ),
-    path("admin/session", ApiSessionViewSet.as_view({"get": "retrieve"}), name="admin-session"),
+    path(
+        "historical",
+        front_door(
+            Route("historical", "historical", shapes.HistoricalRequestSerializer),
+            _post(views.HistoricalViewSet),
+        ),
+        name="historical",
+    ),
+    path(
+        "option-chain",
+        front_door(
+            Route("option-chain", "option_chain", shapes.OptionChainRequestSerializer),
+            _post(views.OptionChainViewSet),
+        ),
+        name="option-chain",
+    ),
 ]

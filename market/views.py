@@ -1,9 +1,9 @@
 """Market-data endpoints: validate, call one service, respond. No error handling here: every
-failure propagates to ``breeze_proxy.errors.exception_handler``."""
+failure propagates to ``breeze_proxy.errors.exception_handler``. JSON requests usually arrive
+through ``market.front_door``, which has already decided access and found the session."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,80 +15,47 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.authentication import ClientKeyAuthentication
-from access.keys import KEY_HEADER
-from access.permissions import HasClientScope
-from access.selectors import hot_reads
-from access.throttles import ClientKeyThrottle, RateLimitHeadersMixin
-from breeze_proxy.schema import error_responses
-from breeze_proxy.shared_cache import prefetch, prefetched
-from market import ready, services
+from access.authentication import ClientKeyAuthentication, RateLimitHeadersMixin
+from common.schema import error_responses
 from market import serializers as shapes
+from market import services
 from market.batch import quotes_batch
-from market.gateway.errors import SessionMissing
-from sessions_admin.selectors import (
-    LIVE_SESSION_CACHE_KEY,
-    LiveSession,
-    breeze_session_get_live_with,
-    breeze_session_status,
-)
+from market.front_door import session_of
+from market.rendering import answer_data, answer_response
+from sessions_admin.selectors import breeze_session_status
 
 _ERRORS = error_responses(400, 401, 403, 404, 413, 415, 429, 502, 503, 504)
 
 
-def _respond(answer: services.MarketAnswer) -> Response:
-    response = Response(answer.body())
-    response["X-Cache"] = "miss" if answer.cache == "miss" else "hit"
-    response["Age"] = str(answer.age_s)
-    return response
-
-
 class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
     authentication_classes = [ClientKeyAuthentication]
-    permission_classes = [HasClientScope]
-    throttle_classes = [ClientKeyThrottle]
+    permission_classes: list = []  # the access decision covers the scope (access.gate)
+    throttle_classes: list = []  # ... and the quota
     request_serializer: type[serializers.Serializer]
-    required_scope: str  # the client-key scope that opens the endpoint (access.permissions)
-    operation: str
+    required_scope: str  # the client-key scope that opens the endpoint
+    # The service that answers this endpoint: ``service(query=..., session=..., account=...)``.
+    service: Callable[..., services.MarketAnswer]
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.Serializer:
         # Gives the browsable API a form for the POST body.
         return self.request_serializer(*args, **kwargs)
 
-    def _validated(self, request: Request) -> dict[str, Any]:
+    def _validated(self, request: Request) -> Any:
         serializer = self.request_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return serializer
 
-    # The service that answers this endpoint: ``service(params=..., session=...)``.
-    service: Callable[..., services.MarketAnswer]
-
-    def _answer(
-        self, params: dict[str, Any], session: LiveSession | None = None
-    ) -> services.MarketAnswer:
-        return self.service(params=params, session=session)
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """Before DRF authenticates and throttles: one round trip to the shared cache reads the
-        client key's record, counts its quota, and reads the live session and ready answer."""
-        self.ready_key = ready.key(self.operation, request.body)
-        gets, counters = hot_reads(request.headers.get(KEY_HEADER, ""), now=time.time())
-        prefetch(request, [LIVE_SESSION_CACHE_KEY, self.ready_key, *gets], counters)
-        super().initial(request, *args, **kwargs)
+    def _session(self, request: Request) -> services.LiveSession:
+        return session_of(request._request) or services.live_session()
 
     def create(self, request: Request) -> HttpResponseBase:
-        if request.accepted_renderer.format != "json":  # the browsable API renders normally
-            return _respond(self._answer(self._validated(request)))
-        session, found = breeze_session_get_live_with(
-            [self.ready_key], prefetched=prefetched(request)
+        query = self._validated(request).query
+        answer = self.service(
+            query=query, session=self._session(request), account=request.user.account
         )
-        if session is None:
-            raise SessionMissing()
-        ready_response = ready.response_from(found, self.ready_key, session.id)
-        if ready_response is not None:
-            return ready_response
-        answer = self._answer(self._validated(request), session)
-        return ready.keep(self.ready_key, session.id, answer)
+        if request.accepted_renderer.format != "json":  # the browsable API renders data
+            return Response(answer_data(answer))
+        return answer_response(answer)
 
 
 def _market_schema(request: type, response: type, summary: str) -> Any:
@@ -103,7 +70,6 @@ class QuoteViewSet(_MarketViewSet):
 
     request_serializer = shapes.QuoteRequestSerializer
     required_scope = "quotes"
-    operation = "quotes"
     service = staticmethod(services.quote_get)
 
 
@@ -113,7 +79,6 @@ class DepthViewSet(_MarketViewSet):
 
     request_serializer = shapes.QuoteRequestSerializer
     required_scope = "depth"
-    operation = "depth"
     service = staticmethod(services.depth_get)
 
 
@@ -125,7 +90,6 @@ class HistoricalViewSet(_MarketViewSet):
 
     request_serializer = shapes.HistoricalRequestSerializer
     required_scope = "historical"
-    operation = "historical"
     service = staticmethod(services.historical_candles_list)
 
 
@@ -137,7 +101,6 @@ class OptionChainViewSet(_MarketViewSet):
 
     request_serializer = shapes.OptionChainRequestSerializer
     required_scope = "option_chain"
-    operation = "option_chain"
     service = staticmethod(services.option_chain_get)
 
 
@@ -146,7 +109,6 @@ class BatchQuoteViewSet(_MarketViewSet):
     not fail the batch. Duplicates are fetched once and cached quotes come from the cache."""
 
     request_serializer = shapes.BatchQuoteRequestSerializer
-    operation = "quotes_batch"
     required_scope = "batch"
 
     @extend_schema(
@@ -155,8 +117,13 @@ class BatchQuoteViewSet(_MarketViewSet):
         summary="Batch quotes",
     )
     def create(self, request: Request) -> HttpResponseBase:
-        instruments = self._validated(request)["instruments"]
-        return Response({"results": quotes_batch(instruments=instruments)})
+        instruments = self._validated(request).validated_data["instruments"]
+        results = quotes_batch(
+            instruments=instruments,
+            session=self._session(request),  # no session: one 401, not fifty
+            account=request.user.account,
+        )
+        return Response({"results": results})
 
 
 class HealthSerializer(serializers.Serializer):
@@ -164,8 +131,8 @@ class HealthSerializer(serializers.Serializer):
     session_active = serializers.BooleanField()
     session_valid = serializers.BooleanField()
     session_status = serializers.CharField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    seconds_left = serializers.IntegerField()
+    expires_at = serializers.CharField(allow_null=True, help_text="ISO 8601, IST offset.")
+    seconds_left = serializers.IntegerField(min_value=0)
     upstream = serializers.CharField()
     sandbox = serializers.BooleanField()
     version = serializers.CharField()

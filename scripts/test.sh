@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 bash scripts/bootstrap.sh dev
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest "$@"

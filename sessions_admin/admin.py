@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils import timezone
 
-from market.gateway.errors import BreezeError
+from breeze.gateway.errors import BreezeError
 from sessions_admin import services
 from sessions_admin.models import BreezeSession
 

@@ -1,8 +1,8 @@
 """Reading the Breeze session: which one is live, and its state for people and probes.
 
-The live session is read on every market request, so it is kept in the shared cache (Redis
-when configured) for a few seconds. Every change goes through ``sessions_admin.services``,
-which drops that entry, so all workers and instances see a new session at once.
+The live session is read on every market request, so it is kept in the shared store for a
+few seconds; every change goes through ``sessions_admin.services``, which drops that entry, so
+all workers and instances see a new session at once. Its key stays encrypted in the store too.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from breeze_proxy.shared_cache import Prefetched
-from market.gateway.client import SessionCredentials
+from breeze import clock
+from breeze.gateway.client import SessionCredentials
 from sessions_admin import crypto
 from sessions_admin.models import BreezeSession
 
-LIVE_SESSION_CACHE_KEY = "breeze-session:live:v1"
+LIVE_SESSION_CACHE_KEY = "breeze-session:live:v2"
 LIVE_SESSION_CACHE_TTL_S = 5.0
 
 
@@ -31,16 +31,13 @@ class LiveSession:
     expires_at: datetime
 
     def credentials(self) -> SessionCredentials:
+        """Decrypted only when Breeze is actually called."""
         return SessionCredentials(
             user_id=self.breeze_user_id, session_key=crypto.decrypt(self.encrypted_session_key)
         )
 
     def __repr__(self) -> str:
         return f"LiveSession(id={self.id}, expires_at={self.expires_at.isoformat()})"
-
-
-def breeze_session_get_latest() -> BreezeSession | None:
-    return BreezeSession.objects.exclude(status=BreezeSession.Status.FAILED).first()
 
 
 def breeze_session_get_active(*, now: datetime | None = None) -> BreezeSession | None:
@@ -52,40 +49,27 @@ def breeze_session_get_active(*, now: datetime | None = None) -> BreezeSession |
     )
 
 
-def breeze_session_get_live(*, now: datetime | None = None) -> LiveSession | None:
-    """The live session, from the shared cache when fresh, else from the database."""
-    return breeze_session_get_live_with([], now=now)[0]
-
-
-def breeze_session_get_live_with(
-    keys: list[str], *, now: datetime | None = None, prefetched: Prefetched | None = None
-) -> tuple[LiveSession | None, dict[str, Any]]:
-    """The live session and, in the same cache round trip, the values of ``keys``.
-
-    The hot path of a cached quote needs both the session and the ready answer; one round
-    trip to Redis instead of two is a measurable share of that request's cost.
-    """
+def breeze_session_live_from(cached: Any, *, now: datetime | None = None) -> LiveSession | None:
+    """The live session from what the store held under :data:`LIVE_SESSION_CACHE_KEY` (read by
+    the caller, in its own round trip); the database when the store held nothing."""
     now = now or timezone.now()
-    wanted = [LIVE_SESSION_CACHE_KEY, *keys]
-    if prefetched is not None and all(prefetched.has(key) for key in wanted):
-        found = {key: prefetched.get(key) for key in wanted if prefetched.get(key) is not None}
-    else:
-        found = cache.get_many(wanted)
-    cached = found.pop(LIVE_SESSION_CACHE_KEY, None)
     if cached is None:
-        row = breeze_session_get_active(now=now)
-        cached = _to_cache(row)
+        cached = _to_cache(breeze_session_get_active(now=now))
         cache.set(LIVE_SESSION_CACHE_KEY, cached, LIVE_SESSION_CACHE_TTL_S)
     if not cached:
-        return None, found
+        return None
     live = LiveSession(**cached)
-    return (live if live.expires_at > now else None), found
+    return live if live.expires_at > now else None
+
+
+def breeze_session_get_live(*, now: datetime | None = None) -> LiveSession | None:
+    """The live session, from the shared store when fresh, else from the database."""
+    return breeze_session_live_from(cache.get(LIVE_SESSION_CACHE_KEY), now=now)
 
 
 def _to_cache(row: BreezeSession | None) -> dict[str, Any]:
-    if row is None or row.expires_at is None:
+    if row is None or row.expires_at is None or not row.session_key:
         return {}
-    # The key stays encrypted in the cache too: a Redis dump does not reveal it either.
     return {
         "id": row.pk,
         "breeze_user_id": row.breeze_user_id,
@@ -95,29 +79,35 @@ def _to_cache(row: BreezeSession | None) -> dict[str, Any]:
 
 
 def breeze_session_status(*, now: datetime | None = None) -> dict[str, Any]:
-    """What staff, health probes and the CLI see; never the token or key."""
+    """What staff, probes, the admin API and the command see: one shape, never the token or key.
+    Times are ISO 8601 with the IST offset."""
     now = now or timezone.now()
-    active = breeze_session_get_active(now=now)
-    latest = breeze_session_get_latest()
-    last_failure = (
-        BreezeSession.objects.filter(status=BreezeSession.Status.FAILED)
-        .only("last_error", "last_error_at", "activated_at")
-        .first()
+    rows = list(
+        BreezeSession.objects.defer("api_session", "session_key").order_by("-activated_at", "-id")[
+            :20
+        ]
     )
+    active = next((row for row in rows if row.is_live(now)), None)
+    latest = next((row for row in rows if row.status != BreezeSession.Status.FAILED), None)
+    failure = next((row for row in rows if row.status == BreezeSession.Status.FAILED), None)
     current = active or latest
     return {
         "session_active": active is not None,
         "session_valid": active is not None and not active.last_error,
         "status": current.status if current else "none",
         "breeze_user_id": current.breeze_user_id if current else None,
-        "activated_at": current.activated_at if current else None,
+        "activated_at": clock.isoformat(current.activated_at) if current else None,
         "activated_by": current.activated_by if current else None,
-        "expires_at": current.expires_at if current else None,
+        "expires_at": clock.isoformat(current.expires_at) if current else None,
         "seconds_left": active.seconds_left(now) if active else 0,
         "last_error": (current.last_error or None) if current else None,
         "last_failed_activation": (
-            {"at": last_failure.activated_at, "error": last_failure.last_error}
-            if last_failure
+            {
+                "at": clock.isoformat(failure.activated_at),
+                "by": failure.activated_by,
+                "error": failure.last_error,
+            }
+            if failure
             else None
         ),
     }

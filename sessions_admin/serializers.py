@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from breeze_proxy.serializers import StrictSerializer
+from common.serializers import StrictSerializer
 from sessions_admin.services import TOKEN_PATTERN, InvalidSessionToken
 
 
@@ -19,16 +19,27 @@ class ApiSessionRequestSerializer(StrictSerializer):
     )
 
 
+class FailedActivationSerializer(serializers.Serializer):
+    at = serializers.CharField(help_text="ISO 8601 with the IST offset.")
+    by = serializers.CharField()
+    error = serializers.CharField()
+
+
 class SessionStateSerializer(serializers.Serializer):
+    """The session state; the same shape in health, the admin API and the command."""
+
     session_active = serializers.BooleanField()
     session_valid = serializers.BooleanField()
     status = serializers.CharField()
     breeze_user_id = serializers.CharField(allow_null=True)
-    activated_at = serializers.DateTimeField(allow_null=True)
+    activated_at = serializers.CharField(allow_null=True, help_text="ISO 8601, IST offset.")
     activated_by = serializers.CharField(allow_null=True)
-    expires_at = serializers.DateTimeField(allow_null=True)
-    seconds_left = serializers.IntegerField()
+    expires_at = serializers.CharField(
+        allow_null=True, help_text="ISO 8601 with the IST offset, e.g. 2026-12-01T00:00:00+05:30."
+    )
+    seconds_left = serializers.IntegerField(min_value=0)
     last_error = serializers.CharField(allow_null=True)
+    last_failed_activation = FailedActivationSerializer(allow_null=True)
 
 
 class ApiSessionResponseSerializer(serializers.Serializer):

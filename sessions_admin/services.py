@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import AuditEvent
-from breeze_proxy.errors import ProxyError
-from market.gateway import budget
-from market.gateway import client as gateway
-from market.gateway.client import IST
-from market.gateway.errors import BreezeError, SessionMissing
+from breeze.clock import next_ist_midnight
+from breeze.errors import ProxyError
+from breeze.gateway import budget
+from breeze.gateway import client as gateway
+from breeze.gateway.errors import BreezeError, SessionMissing
 from sessions_admin.models import BreezeSession
 from sessions_admin.selectors import LIVE_SESSION_CACHE_KEY
 
@@ -34,12 +34,6 @@ class InvalidSessionToken(ProxyError):
     status_code = 400
     code = "invalid_session_token"
     message = "The session token must be 4 to 256 letters, digits or -._~+/= characters."
-
-
-def next_ist_midnight(now: datetime) -> datetime:
-    """Breeze sessions die at midnight IST; so do ours."""
-    local = now.astimezone(IST)
-    return (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def clean_session_token(raw: str) -> str:

@@ -7,10 +7,10 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.network import client_ip
-from breeze_proxy.schema import error_responses
+from access.admin_key import ADMIN_KEY_HEADER, AdminKeyAuthentication, IsAdminKeyHolder
+from common.network import client_ip
+from common.schema import error_responses
 from sessions_admin import selectors, services
-from sessions_admin.authentication import ADMIN_KEY_HEADER, AdminKeyAuthentication, IsAdminKeyHolder
 from sessions_admin.serializers import (
     ApiSessionRequestSerializer,
     ApiSessionResponseSerializer,
@@ -24,14 +24,12 @@ ADMIN_KEY_PARAMETER = OpenApiParameter(
     required=True,
     description="The proxy's admin key (BREEZE_PROXY_ADMIN_KEY).",
 )
-
-
 # Every admin call can fail authentication, be locked out, or find administration disabled.
 ADMIN_ERRORS = error_responses(401, 429, 503)
 
 
 def _caller(request: Request) -> str:
-    return f"admin-api from {request.META.get('REMOTE_ADDR', 'unknown')}"
+    return f"admin-api from {client_ip(request) or 'unknown'}"
 
 
 class ApiSessionViewSet(viewsets.ViewSet):

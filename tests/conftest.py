@@ -66,7 +66,7 @@ def sim() -> Iterator[SimulatorServer]:
         return issue(token)
 
     server.issue_session = issue_session  # type: ignore[method-assign]
-    from market.gateway import client as gateway
+    from breeze.gateway import client as gateway
 
     exchange = gateway.session_exchange
 
@@ -105,7 +105,7 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def _reset_shared_guards() -> None:
-    from market.gateway import breaker, budget
+    from breeze.gateway import breaker, budget
 
     breaker.reset()
     budget.reset()

@@ -114,11 +114,19 @@ def test_origin_outside_allow_list_is_403(api, live_session, make_key):
 
     refused = _quote(api, HTTP_ORIGIN="https://evil.example.com", **{KEY_HEADER: raw})
     allowed = _quote(api, HTTP_ORIGIN="https://APP.example.com/", **{KEY_HEADER: raw})
-    server_to_server = _quote(api, **{KEY_HEADER: raw})
 
     _assert_refused(refused, HTTPStatus.FORBIDDEN, "origin_not_allowed")
     assert allowed.status_code == HTTPStatus.OK
-    assert server_to_server.status_code == HTTPStatus.OK  # no Origin: not a browser
+
+
+def test_browser_key_without_origin_is_403(api, live_session, make_key):
+    # A key with an origin list is a browser key, effectively public: a request that carries
+    # it without saying which page sent it (curl, a script) is refused.
+    _, raw = make_key(origins=("https://app.example.com",))
+
+    response = _quote(api, **{KEY_HEADER: raw})
+
+    _assert_refused(response, HTTPStatus.FORBIDDEN, "origin_not_allowed")
 
 
 def test_key_without_origin_list_allows_any_origin(api, live_session, make_key):
@@ -141,13 +149,19 @@ def test_health_stays_open_without_key(api, live_session):
     assert response.status_code == HTTPStatus.OK
 
 
-def test_keys_optional_lets_keyless_request_through_unthrottled(api, live_session, settings):
+def test_keys_optional_limits_keyless_callers_per_address(api, live_session, settings):
     settings.BREEZE_REQUIRE_CLIENT_KEY = False
+    settings.BREEZE_OPEN_QUOTA = 2
 
-    response = _quote(api)
+    answers = [_quote(api, REMOTE_ADDR="192.0.2.10") for _ in range(3)]
+    elsewhere = _quote(api, REMOTE_ADDR="192.0.2.11")
 
-    assert response.status_code == HTTPStatus.OK
-    assert "RateLimit-Limit" not in response
+    assert [a.status_code for a in answers] == [HTTPStatus.OK] * 2 + [
+        HTTPStatus.TOO_MANY_REQUESTS
+    ]
+    assert answers[0]["RateLimit-Limit"] == "2"
+    _assert_refused(answers[2], HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+    assert elsewhere.status_code == HTTPStatus.OK
 
 
 def test_keys_optional_still_checks_a_key_that_is_sent(api, live_session, settings):

@@ -1,5 +1,5 @@
-"""The cached-quote hot path on the real Redis: one round trip reads the client key, counts its
-quota and reads the live session and the ready answer; nothing touches the database."""
+"""The cached-quote front door on the real Redis: one round trip reads the client key, counts
+its quota and reads the live session and the answer; nothing touches the database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from breeze_proxy.shared_cache import read_and_count
+from breeze.store import exchange
 from tests.access.conftest import KEY_HEADER, QUOTE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_required")]
@@ -46,11 +46,13 @@ def round_trips(monkeypatch):
     return sent
 
 
-def test_read_and_count_in_one_pipeline(redis_cache, round_trips):
+def test_exchange_is_one_pipeline(redis_cache, round_trips):
     cache.set("present", {"a": 1}, 30)
     round_trips.clear()
 
-    found, counts = read_and_count(["present", "absent"], [("counter", 60), ("counter", 60)])
+    found, counts = exchange(
+        gets=["present", "absent"], counters=[("counter", 60), ("counter", 60)]
+    )
 
     assert found == {"present": {"a": 1}}
     assert counts == [1, 2]
@@ -83,3 +85,21 @@ def test_quota_counts_through_the_pipeline(api, redis_cache, live_session, make_
 
     assert [a.status_code for a in answers] == [200, 200, 200, HTTPStatus.TOO_MANY_REQUESTS]
     assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+
+
+def test_refused_for_scope_spends_no_quota(api, redis_cache, live_session, make_key):
+    # Given a key that may read quotes but not depth, with a quota of two
+    _, raw = make_key(scopes=("quotes",), quota=2)
+
+    # When it asks for depth twice (refused) and then for quotes twice
+    refused = [
+        api.post("/breeze/depth", QUOTE, format="json", **{KEY_HEADER: raw}) for _ in range(2)
+    ]
+    served = [
+        api.post("/breeze/quotes", QUOTE, format="json", **{KEY_HEADER: raw}) for _ in range(2)
+    ]
+
+    # Then the refusals cost nothing: both quotes are served
+    assert [r.status_code for r in refused] == [HTTPStatus.FORBIDDEN] * 2
+    assert [r.status_code for r in served] == [HTTPStatus.OK] * 2
+    assert [r["RateLimit-Remaining"] for r in served] == ["1", "0"]

@@ -76,8 +76,8 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from breeze_proxy.wsgi import application
-import market.gateway.client, market.services, sessions_admin.services  # noqa
-from market.gateway.sdk import load_sdk
+import breeze.gateway.client, market.services, sessions_admin.services  # noqa
+from breeze.gateway.sdk import load_sdk
 sdk = load_sdk()
 from django.test import Client
 client = Client()
@@ -135,7 +135,7 @@ def test_sdk_import_leaves_process_untouched(tmp_path):
 
 
 def test_sdk_reads_our_config_module_not_a_project_one():
-    from market.gateway.sdk import load_sdk
+    from breeze.gateway.sdk import load_sdk
 
     sdk = load_sdk()
 
@@ -145,7 +145,7 @@ def test_sdk_reads_our_config_module_not_a_project_one():
 
 
 def test_sdk_urls_follow_settings(settings, sim):
-    from market.gateway.sdk import load_sdk
+    from breeze.gateway.sdk import load_sdk
 
     sdk = load_sdk()
 

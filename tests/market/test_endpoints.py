@@ -177,7 +177,7 @@ def test_no_session_is_401_saying_what_to_do(api, sim, db, path):
 
 
 def test_second_client_uses_stored_session_without_customerdetails(api, live_session, sim):
-    from market.gateway import client as gateway
+    from breeze.gateway import client as gateway
 
     gateway._client_slot = None  # as a fresh worker process would start
     before = sim.stats()["customerdetails_calls"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from http import HTTPStatus
 
 import pytest
@@ -13,7 +14,7 @@ from django.core import checks
 from django.db import connections
 from rest_framework.test import APIClient
 
-from market.gateway import breaker, budget
+from breeze.gateway import breaker, budget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,10 +74,13 @@ def test_quote_expires_after_its_ttl(api, live_session, sim, settings):
 
 
 def test_closed_history_is_cached_long_open_history_briefly(settings):
+    from breeze.operations import Contract, HistoryQuery
     from market.services import history_ttl_s
 
-    closed = {"interval": "1day", "to_date": "2024-01-05T23:59:59.000Z"}
-    open_range = {"interval": "1minute", "to_date": "2099-01-01T15:30:00.000Z"}
+    relind = Contract("RELIND")
+    start = datetime(2024, 1, 1)
+    closed = HistoryQuery(relind, "1day", start, datetime(2024, 1, 5, 23, 59, 59))
+    open_range = HistoryQuery(relind, "1minute", start, datetime(2099, 1, 1, 15, 30))
 
     assert history_ttl_s(closed) == settings.BREEZE_HISTORY_TTL_S
     assert history_ttl_s(open_range) == settings.BREEZE_HISTORY_OPEN_TTL_S
@@ -133,6 +137,7 @@ def test_merged_requests_share_the_error_too(live_session, sim):
 def test_budget_never_exceeded_and_excess_gets_429_with_retry_after(live_session, sim, settings):
     settings.BREEZE_RATE_PER_MIN = 5
     settings.BREEZE_QUEUE_WAIT_S = 0.3
+    budget.reset()  # forget the session activation's customerdetails call
     bodies = [
         {"stock_code": code}
         for code in ("RELIND", "TCS", "INFTEC", "HDFBAN", "ICIBAN", "STABAN", "NIFTY", "CNXBAN")
@@ -152,8 +157,7 @@ def test_budget_never_exceeded_and_excess_gets_429_with_retry_after(live_session
 def test_queued_request_waits_for_a_slot(live_session, sim, settings):
     settings.BREEZE_RATE_PER_MIN = 2
     settings.BREEZE_QUEUE_WAIT_S = 5
-
-    from limits import RateLimitItemPerMinute  # noqa: F401 - documents the strategy in use
+    budget.reset()
 
     budget.acquire()
     budget.acquire()
@@ -166,6 +170,7 @@ def test_queued_request_waits_for_a_slot(live_session, sim, settings):
 
 def test_history_yields_the_last_slots_to_quotes(live_session, settings):
     settings.BREEZE_RATE_PER_MIN = 10  # reserve: the last 1 slot is for interactive calls
+    budget.reset()
     for _ in range(9):
         budget.acquire(priority=budget.BULK, wait_s=0)
 
@@ -185,7 +190,7 @@ def test_breeze_rate_limit_answer_pauses_the_budget(api, live_session, sim):
     assert second.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert second.json()["code"] == "rate_budget_exhausted"
     assert sim.stats()["calls"]["quotes"] == 1, "the paused budget still called Breeze"
-    assert breaker.state() == "closed"
+    assert breaker.current_state() == "closed"
 
 
 # --- circuit breaker ---------------------------------------------------------------------
@@ -205,7 +210,7 @@ def test_breaker_opens_serves_stale_and_recovers(api, live_session, sim, setting
     no_stale = _quote(api, {"stock_code": "ICIBAN"})
 
     assert [r.status_code for r in failures] == [HTTPStatus.BAD_GATEWAY] * 3
-    assert breaker.state() == "open"
+    assert breaker.current_state() == "open"
     assert stale.status_code == HTTPStatus.OK
     assert stale.json()["stale"] is True
     assert stale.json()["Success"] == good.json()["Success"]
@@ -219,7 +224,7 @@ def test_breaker_opens_serves_stale_and_recovers(api, live_session, sim, setting
     recovered = _quote(api, {"stock_code": "ICIBAN"})
 
     assert recovered.status_code == HTTPStatus.OK
-    assert breaker.state() == "closed"
+    assert breaker.current_state() == "closed"
 
 
 def test_breaker_ignores_no_data_and_validation(api, live_session, settings):
@@ -229,7 +234,7 @@ def test_breaker_ignores_no_data_and_validation(api, live_session, settings):
         _quote(api, {"stock_code": "NOSUCH"})
         _quote(api, {"stock_code": ""})
 
-    assert breaker.state() == "closed"
+    assert breaker.current_state() == "closed"
 
 
 def test_failed_probe_reopens(api, live_session, sim, settings):
@@ -238,11 +243,13 @@ def test_failed_probe_reopens(api, live_session, sim, settings):
     sim.set_fault("drop")
     _quote(api, {"stock_code": "TCS"})
     time.sleep(0.6)
+    assert breaker.current_state() == "half_open"  # reset time is up, no probe yet
 
-    probe = _quote(api, {"stock_code": "TCS"})
+    # (another instrument: TCS's failure is still remembered for identical requests)
+    probe = _quote(api, {"stock_code": "INFTEC"})
 
     assert probe.status_code == HTTPStatus.BAD_GATEWAY
-    assert breaker.state() == "open"
+    assert breaker.current_state() == "open"
 
 
 # --- batch -------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_expired_session_is_401_and_stops_further_calls(api, live_session, sim):
 
 def test_connection_refused_is_502_fast(api, live_session, settings):
     settings.BREEZE_API_URL = "http://127.0.0.1:9/breezeapi/api/v1/"  # nothing listens on 9
-    from market.gateway import client as gateway
+    from breeze.gateway import client as gateway
 
     gateway._client_slot = None
     response, elapsed = _quote(api)

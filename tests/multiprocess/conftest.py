@@ -126,6 +126,8 @@ def instances(sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_fa
         "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
         "BREEZE_TIMEOUT_S": "2",
         "BREEZE_RATE_PER_MIN": "6",
+        # One test address calls for everyone here: no per-address share of the minute.
+        "BREEZE_OPEN_CALLS_PER_MINUTE": "0",
         "BREEZE_QUEUE_WAIT_S": "0.5",
         "BREEZE_BREAKER_FAILURES": "3",
         "BREEZE_BREAKER_RESET_S": "30",

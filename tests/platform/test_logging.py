@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from breeze_proxy.json_logging import JsonFormatter, RequestIdFilter
+from common.json_logging import JsonFormatter, RequestIdFilter
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_request_and_upstream_lines_share_the_request_id(api, live_session, json
     assert access[-1]["status"] == 200
     assert {"method", "path", "duration_ms"} <= set(access[-1])
     assert upstream[-1]["request_id"] == "req-42"
-    assert upstream[-1]["operation"] == "quotes"
+    assert upstream[-1]["operation"] == "quote"  # the Operation enum names every call
     assert upstream[-1]["outcome"] == "ok"
     assert all(e["severity"] for e in events)
 

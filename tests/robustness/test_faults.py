@@ -116,7 +116,9 @@ class Clients:
         kind, body = self.body(n)
         started = time.monotonic()
         try:
-            response = session.post(f"{self.url}/breeze/{kind}", json=body, timeout=30)
+            response = session.post(
+                f"{self.url}/breeze/{kind}", json=body, headers=self.headers, timeout=30
+            )
         except requests.RequestException as exc:
             return Answer(phase, kind, 0, "", time.monotonic() - started, repr(exc))
         elapsed = time.monotonic() - started
@@ -193,7 +195,10 @@ def _settle(proxy, clients: Clients, shared_redis) -> None:
     time.sleep(RESET_S + 0.3)
     # Breeze's own "limit exceeded" fills the proxy's budget window (documented); a test
     # cannot wait the window out, so it forgets the counted calls as an operator's reset would.
-    for key in shared_redis.scan_iter(match="LIMITS:*"):
+    for key in [
+        *shared_redis.scan_iter(match="*:budget:window"),
+        *shared_redis.scan_iter(match="*:budget:paused-until"),
+    ]:
         shared_redis.delete(key)
     deadline = time.monotonic() + 10
     with requests.Session() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 from datetime import datetime
@@ -69,8 +71,11 @@ def test_command_clear_and_regenerate(sim, live_session, capsys):
     assert BreezeSession.objects.filter(status="active").count() == 1
     assert BreezeSession.objects.get(status="active").pk != live_session.pk
 
+    capsys.readouterr()
     call_command("breeze_session", "clear")
-    assert "Cleared 1" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "Cleared 1" in printed.err
+    assert json.loads(printed.out)["session_active"] is False  # stdout: the state, nothing else
     assert selectors.breeze_session_get_active() is None
 
 
@@ -158,7 +163,7 @@ def test_encryption_key_rotation(sim, settings, capsys):
     call_command("breeze_session", "rotate-keys")
     settings.BREEZE_SESSION_ENCRYPTION_KEYS = [new]  # the old key is gone
 
-    assert "Re-encrypted 1" in capsys.readouterr().out
+    assert "Re-encrypted 1" in capsys.readouterr().err
     assert BreezeSession.objects.get(pk=session.pk).api_session == token
     with connection.cursor() as cursor:
         cursor.execute(

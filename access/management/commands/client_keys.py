@@ -25,6 +25,12 @@ class Command(BaseCommand):
         create.add_argument("--name", required=True)
         create.add_argument("--scopes", required=True, help=f"comma list of {', '.join(SCOPES)}")
         create.add_argument("--quota", type=int, default=600, help="requests per minute")
+        create.add_argument(
+            "--calls-per-day",
+            type=int,
+            default=0,
+            help="Breeze calls its requests may cause per IST day (0: BREEZE_KEY_CALLS_PER_DAY)",
+        )
         create.add_argument("--origins", default="", help="comma list; empty allows any origin")
         sub.add_parser("list", help="List keys (never the keys themselves).")
         revoke = sub.add_parser("revoke", help="Revoke a key by --name or --prefix.")
@@ -42,6 +48,7 @@ class Command(BaseCommand):
                 scopes=split_list(options["scopes"]),
                 quota=options["quota"],
                 origins=split_list(options["origins"]),
+                calls_per_day=options["calls_per_day"],
                 created_by="cli:client_keys",
             )
         except ValidationError as exc:

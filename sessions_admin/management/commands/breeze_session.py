@@ -1,7 +1,8 @@
-"""``manage.py breeze_session set|status|regenerate|clear``.
+"""``manage.py breeze_session set|status|regenerate|clear|rotate-keys``.
 
 The token is read from stdin or ``--token-file``, never from argv, because argv is visible to
-every user of the machine (``ps``) and lands in shell history.
+every user of the machine (``ps``) and lands in shell history. Every action prints the session
+state as JSON on stdout and nothing else (``| jq`` works); what happened is said on stderr.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from breeze_proxy.errors import ProxyError
+from breeze.errors import ProxyError
 from sessions_admin import selectors, services
 
 
@@ -41,24 +42,22 @@ class Command(BaseCommand):
                     api_session=self._read_token(options.get("token_file")),
                     activated_by="cli:set",
                 )
-                self.stdout.write(
-                    self.style.SUCCESS("Breeze session activated until midnight IST.")
-                )
+                self.stderr.write("Breeze session activated until midnight IST.")
             elif action == "regenerate":
                 services.breeze_session_regenerate(activated_by="cli:regenerate")
-                self.stdout.write(self.style.SUCCESS("Breeze session regenerated."))
+                self.stderr.write("Breeze session regenerated.")
             elif action == "clear":
                 count = services.breeze_session_clear(cleared_by="cli:clear")
-                self.stdout.write(f"Cleared {count} live session(s).")
+                self.stderr.write(f"Cleared {count} live session(s).")
             elif action == "rotate-keys":
                 count = services.breeze_session_reencrypt()
-                self.stdout.write(f"Re-encrypted {count} stored session(s) with the newest key.")
+                self.stderr.write(f"Re-encrypted {count} stored session(s) with the newest key.")
             self._print_status()
         except ProxyError as exc:
             raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
 
     def _print_status(self) -> None:
-        self.stdout.write(json.dumps(selectors.breeze_session_status(), default=str, indent=2))
+        self.stdout.write(json.dumps(selectors.breeze_session_status(), indent=2))
 
     def _read_token(self, token_file: Path | None) -> str:
         if token_file is not None:

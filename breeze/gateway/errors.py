@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from breeze_proxy.errors import ProxyError
+from breeze.errors import ProxyError
 
 NO_SESSION_HINT = (
     "Activate today's Breeze session: POST /breeze/admin/api-session with the "
@@ -106,6 +106,18 @@ class RateBudgetExhausted(BreezeError):
     status_code = HTTPStatus.TOO_MANY_REQUESTS
     code = "rate_budget_exhausted"
     message = "The proxy's Breeze call budget is spent; retry after the Retry-After seconds."
+
+
+class AccountBudgetExhausted(BreezeError):
+    """The caller's own share of the fleet's Breeze calls is spent (the rest of the fleet is
+    not affected)."""
+
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    code = "client_budget_exhausted"
+    message = (
+        "This client's share of the proxy's daily Breeze calls is spent; cached answers are "
+        "still served. Retry after the Retry-After seconds."
+    )
 
 
 class CircuitOpen(BreezeError):

@@ -12,7 +12,7 @@ breeze-connect 1.0.69 does, at import time and after (BREEZE_API.md §1 and §8)
 5. imports pandas eagerly (tens of MB per worker) for one helper we never call: pandas is
    bound lazily and only loaded if that helper ever runs;
 6. sends every call through module-level ``requests`` without a timeout or connection reuse:
-   the module's ``requests`` is replaced by :class:`~market.gateway.transport.PooledTransport`.
+   the module's ``requests`` is replaced by :class:`~breeze.gateway.transport.PooledTransport`.
 
 Each neutralisation is pinned by a test in ``tests/gateway/test_sdk_hazards.py`` so that an SDK
 upgrade that changes one of them fails loudly instead of quietly hanging production.
@@ -31,13 +31,16 @@ import types
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import urllib3.util.connection as urllib3_connection
 from django.conf import settings
 
-from market.gateway.transport import PooledTransport
+from breeze.gateway.transport import PooledTransport
+
+if TYPE_CHECKING:  # the real import happens in _import_neutralised, under guards
+    import breeze_connect  # noqa: F401 - declares this module as breeze_connect's only importer
 
 SDK_PACKAGE = "breeze_connect"
 SDK_VERSION = "1.0.69"

@@ -4,6 +4,10 @@
 Breeze derives from it (one ``customerdetails`` call). ``BreezeClient`` is rebuilt from those two
 values in any worker or instance without calling ``customerdetails`` again: the token may be
 single-use, and every call spends the shared rate budget.
+
+This is the only module that builds the SDK's arguments, from the typed queries of
+:mod:`breeze.operations`; the SDK's wire formats (its date strings, its names for intervals)
+live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,19 +18,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
 
-from market.gateway import errors
-from market.gateway.sdk import LoadedSdk, load_sdk
+from breeze.clock import seconds_to_ist_midnight
+from breeze.gateway import errors
+from breeze.gateway.sdk import LoadedSdk, load_sdk
+from breeze.operations import (
+    Contract,
+    HistoryQuery,
+    Operation,
+    OptionChainQuery,
+    Query,
+    QuoteQuery,
+)
 
-logger = logging.getLogger("market.gateway")
+logger = logging.getLogger("breeze.gateway")
 
-IST = ZoneInfo("Asia/Kolkata")
+Rows = list[dict[str, Any]]
 
 _SESSION_ERRORS = {"Invalid session.", "Resource not available.", "Session key is expired."}
 _ACTIVATION_TOKEN_ERRORS = _SESSION_ERRORS | {"Request Object is Null"}
@@ -44,10 +56,32 @@ class SessionCredentials:
         return f"SessionCredentials(user_id={self.user_id!r}, session_key='***')"
 
 
-def seconds_to_ist_midnight(now: datetime | None = None) -> float:
-    now = (now or datetime.now(tz=IST)).astimezone(IST)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (midnight - now).total_seconds()
+# --- the SDK's wire formats ---------------------------------------------------------------
+
+
+def breeze_timestamp(moment: datetime) -> str:
+    """Dates as the SDK sends them: ISO with milliseconds and a ``Z`` Breeze ignores (it reads
+    the wall clock as IST, BREEZE_API.md §3.3)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def breeze_expiry(day: date | None) -> str:
+    """Expiry in the form the SDK's README sends (06:00 Z on the expiry day)."""
+    return f"{day.isoformat()}T06:00:00.000Z" if day else ""
+
+
+def _contract_args(contract: Contract) -> dict[str, str]:
+    return {
+        "stock_code": contract.stock_code,
+        "exchange_code": contract.exchange_code,
+        "product_type": contract.product_type,
+        "expiry_date": breeze_expiry(contract.expiry),
+        "right": contract.right,
+        "strike_price": contract.strike,
+    }
+
+
+# --- failures -------------------------------------------------------------------------------
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
@@ -96,7 +130,7 @@ def _envelope_error(result: dict[str, Any], *, activation: bool = False) -> erro
     return errors.UpstreamRejected(details=error or f"Breeze answered Status {status}")
 
 
-def _rows(result: Any) -> list[dict[str, Any]]:
+def _rows(result: Any) -> Rows:
     """The ``Success`` list of a Breeze envelope, or the typed error it stands for."""
     if result is None:
         raise errors.SessionMissing()
@@ -112,7 +146,7 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     raise _envelope_error(result)
 
 
-def _call(operation: str, fn: Callable[[], Any], sdk: LoadedSdk) -> Any:
+def _call(operation: Operation, fn: Callable[[], Any], sdk: LoadedSdk) -> Any:
     """Run one SDK call: time it, log it, and translate transport failures."""
     started = time.perf_counter()
     outcome = "ok"
@@ -129,11 +163,14 @@ def _call(operation: str, fn: Callable[[], Any], sdk: LoadedSdk) -> Any:
         logger.info(
             "upstream call",
             extra={
-                "operation": operation,
+                "operation": operation.value,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "outcome": outcome,
             },
         )
+
+
+# --- the calls ------------------------------------------------------------------------------
 
 
 def session_exchange(*, api_session: str) -> SessionCredentials:
@@ -161,7 +198,7 @@ def session_exchange(*, api_session: str) -> SessionCredentials:
                 details="customerdetails answer had no session"
             ) from None
 
-    _call("customerdetails", exchange, sdk)
+    _call(Operation.SESSION_EXCHANGE, exchange, sdk)
     return SessionCredentials(user_id=str(breeze.user_id), session_key=str(breeze.session_key))
 
 
@@ -180,16 +217,39 @@ class BreezeClient:
         breeze.api_handler = handler
         self._breeze = breeze
 
-    def quotes(self, **params: str) -> list[dict[str, Any]]:
-        return _rows(_call("quotes", lambda: self._breeze.get_quotes(**params), self._sdk))
+    def answer(self, query: Query) -> Rows:
+        """The rows Breeze answers ``query`` with, or the typed error it stands for."""
+        if isinstance(query, QuoteQuery):
+            return self.quote(query)
+        if isinstance(query, HistoryQuery):
+            return self.history(query)
+        return self.option_chain(query)
 
-    def historical(self, **params: str) -> list[dict[str, Any]]:
-        call = lambda: self._breeze.get_historical_data_v2(**params)  # noqa: E731
-        return _rows(_call("historicalcharts_v2", call, self._sdk))
+    def quote(self, query: QuoteQuery) -> Rows:
+        args = _contract_args(query.contract)
+        call = lambda: self._breeze.get_quotes(**args)  # noqa: E731
+        return _rows(_call(Operation.QUOTE, call, self._sdk))
 
-    def option_chain(self, **params: str) -> list[dict[str, Any]]:
-        call = lambda: self._breeze.get_option_chain_quotes(**params)  # noqa: E731
-        return _rows(_call("optionchain", call, self._sdk))
+    def history(self, query: HistoryQuery) -> Rows:
+        args = _contract_args(query.contract)
+        call = lambda: self._breeze.get_historical_data_v2(  # noqa: E731
+            interval=query.interval,
+            from_date=breeze_timestamp(query.start),
+            to_date=breeze_timestamp(query.end),
+            **args,
+        )
+        return _rows(_call(Operation.HISTORY, call, self._sdk))
+
+    def option_chain(self, query: OptionChainQuery) -> Rows:
+        call = lambda: self._breeze.get_option_chain_quotes(  # noqa: E731
+            stock_code=query.stock_code,
+            exchange_code=query.exchange_code,
+            product_type=query.product_type,
+            expiry_date=breeze_expiry(query.expiry),
+            right=query.right,
+            strike_price=query.strike,
+        )
+        return _rows(_call(Operation.OPTION_CHAIN, call, self._sdk))
 
 
 _clients_lock = threading.Lock()

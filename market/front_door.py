@@ -1,0 +1,133 @@
+"""The front door of the market endpoints: a ready answer is served before DRF runs.
+
+The hot path of a busy dashboard is the same few quotes, many times a second. For each JSON
+POST to a market endpoint the front door validates the body into its typed query (remembered
+per body, so a repeated body costs a dictionary lookup), then reads in ONE round trip to the
+store everything the request needs: the client key's record, its quota counter (raised), the
+live session and the answer under the query's canonical key. It then takes the access
+decision (key, origin, scope, quota) from those reads and, when a fresh answer of the live
+session is there, sends its bytes. Otherwise the request goes on to the DRF view with the
+decision and the session already made (``access.authentication`` and :func:`session_of` pick
+them up), so nothing is read twice.
+
+Browsers (the browsable API), invalid bodies and everything else take the full DRF path, which
+explains a refusal in the same envelope.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import serializers
+
+from access import gate
+from access.authentication import remember_access
+from access.keys import KEY_HEADER
+from breeze import clock, store
+from breeze.errors import ProxyError
+from breeze.gateway.answers import MarketAnswer
+from breeze.gateway.errors import SessionMissing
+from breeze.gateway.flight import answer_key
+from breeze.operations import Query
+from common.network import client_ip
+from common.parsers import load_json
+from common.responses import error_response
+from market.rendering import answer_response
+from sessions_admin.selectors import (
+    LIVE_SESSION_CACHE_KEY,
+    LiveSession,
+    breeze_session_live_from,
+)
+
+SESSION_ATTRIBUTE = "breeze_live_session"
+MEMO_BODY_BYTES = 1024  # bodies this small are remembered (dashboards repeat a handful)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One market endpoint as the front door sees it."""
+
+    name: str
+    scope: str
+    serializer: type[serializers.Serializer]
+    # Cuts the served answer from the stored one (depth is cut from the quote).
+    shape: Callable[[MarketAnswer], MarketAnswer] = lambda answer: answer
+
+
+def session_of(request: HttpRequest) -> LiveSession | None:
+    """The live session the front door found for ``request`` (None if it did not look)."""
+    return getattr(request, SESSION_ATTRIBUTE, None)
+
+
+def front_door(route: Route, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``view`` (a DRF view function) behind the front door of ``route``."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def handle(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST" or not _wants_json(request):
+            return view(request, *args, **kwargs)
+        query = _query(route, request.body)
+        if query is None:
+            return view(request, *args, **kwargs)  # DRF explains what is wrong with it
+        plan = gate.plan(request.headers.get(KEY_HEADER, ""), source_ip=client_ip(request))
+        key = answer_key(query)
+        found, counts = store.exchange(
+            gets=[*plan.gets, LIVE_SESSION_CACHE_KEY, key], counters=plan.counters
+        )
+        try:
+            access = gate.decide(
+                plan, found, counts, origin=request.headers.get("Origin"), scope=route.scope
+            )
+        except ProxyError as exc:
+            return error_response(exc)
+        rate_headers = access.rate.headers() if access.rate else {}
+        session = breeze_session_live_from(found.get(LIVE_SESSION_CACHE_KEY))
+        if session is None:
+            return error_response(SessionMissing(), headers=rate_headers)
+        stored = found.get(key)
+        if stored is not None and stored[0] == session.id:
+            answer = route.shape(MarketAnswer.from_stored(stored, served_as="hit"))
+            return answer_response(answer, headers=rate_headers)
+        remember_access(request, access)
+        setattr(request, SESSION_ATTRIBUTE, session)
+        return view(request, *args, **kwargs)
+
+    return handle
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """JSON unless a browser asks for the browsable API (DRF negotiates those)."""
+    fmt = request.GET.get("format")
+    if fmt is not None:
+        return fmt == "json"
+    return "text/html" not in request.headers.get("Accept", "")
+
+
+def _query(route: Route, body: bytes) -> Query | None:
+    if len(body) <= MEMO_BODY_BYTES:
+        # The IST date is part of the key: date windows move at midnight.
+        return _remembered_query(route, body, clock.ist_date_key())
+    return _validated_query(route, body)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_query(route: Route, body: bytes, day: str) -> Query | None:
+    return _validated_query(route, body)
+
+
+def _validated_query(route: Route, body: bytes) -> Query | None:
+    """The typed query of a valid body; None for anything DRF should explain instead."""
+    try:
+        data = load_json(body)
+    except ValueError:
+        return None
+    serializer = route.serializer(data=data)
+    if not serializer.is_valid():
+        return None
+    return serializer.query  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Market answers as HTTP responses: one rendering for the front door and the views alike.
+
+An answer's rows are already JSON bytes (``breeze.gateway.answers``), so a response body is
+spliced together rather than encoded again: the cached-quote path never decodes Breeze's rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpResponse
+
+from breeze.gateway.answers import MarketAnswer
+
+
+def as_of_text(answer: MarketAnswer) -> str:
+    return datetime.fromtimestamp(answer.as_of, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def answer_data(answer: MarketAnswer) -> dict[str, Any]:
+    """The body as Python data (for the browsable API)."""
+    return {"Success": answer.rows, "as_of": as_of_text(answer), "stale": answer.cache == "stale"}
+
+
+def answer_body(answer: MarketAnswer) -> bytes:
+    stale = b"true" if answer.cache == "stale" else b"false"
+    return b"".join(
+        (
+            b'{"Success":',
+            answer.rows_json,
+            b',"as_of":"',
+            as_of_text(answer).encode(),
+            b'","stale":',
+            stale,
+            b"}",
+        )
+    )
+
+
+def answer_headers(answer: MarketAnswer) -> dict[str, str]:
+    """``X-Cache`` (hit, miss or stale), ``Age`` and the Breeze calls this request caused."""
+    return {
+        "X-Cache": answer.cache,
+        "Age": str(answer.age_s),
+        "X-Upstream-Calls": str(answer.upstream_calls),
+    }
+
+
+def answer_response(answer: MarketAnswer, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(answer_body(answer), content_type="application/json")
+    for name, value in {**answer_headers(answer), **(headers or {})}.items():
+        response[name] = value
+    response["Vary"] = "Accept"  # the same URL renders the browsable API for browsers
+    return response
