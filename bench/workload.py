@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from breeze_sim.instruments import EQUITIES, universe_for
+from breeze.operations import Contract, HistoryQuery
+from breeze_sim.instruments import EQUITIES
 from breeze_sim.market_time import is_trading_day
+from breeze_sim.universe import universe_for
 
 STOCKS: tuple[str, ...] = tuple(row[0] for row in EQUITIES)
 MINUTES_PER_DAY = 360  # 09:15 + m for m in [0, 360): the 5-minute window ends by 15:19
@@ -53,20 +55,15 @@ def history_window(idx: int) -> dict[str, str]:
     }
 
 
-def history_sdk_params(idx: int) -> dict[str, str]:
-    """The same window in the SDK's wire format (what the proxy's serializer hands the SDK)."""
+def history_query(idx: int) -> HistoryQuery:
+    """The same window as the typed query the proxy's serializer builds from that body."""
     body = history_window(idx)
-    return {
-        "interval": body["interval"],
-        "from_date": body["from_date"] + ".000Z",
-        "to_date": body["to_date"] + ".000Z",
-        "stock_code": body["stock_code"],
-        "exchange_code": "NSE",
-        "product_type": "cash",
-        "expiry_date": "",
-        "right": "",
-        "strike_price": "",
-    }
+    return HistoryQuery(
+        Contract(body["stock_code"]),
+        body["interval"],
+        datetime.fromisoformat(body["from_date"]),
+        datetime.fromisoformat(body["to_date"]),
+    )
 
 
 def option_quotes() -> list[dict[str, str]]:

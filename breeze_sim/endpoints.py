@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import protocol as p
-from .instruments import Instrument, Universe, synthetic_contract
+from .instruments import Instrument, Universe
 from .market_time import (
     fmt_candle,
     fmt_dd_mon_yy_upper,
@@ -90,9 +90,14 @@ def resolve(
     fields: dict[str, Any],
     *,
     exchange_key: str = "exchange_code",
-    allow_synthetic: bool = False,
+    allow_unlisted: bool = False,
 ) -> Instrument | None:
-    """Find the instrument a request names; None when Breeze would not know it."""
+    """Find the instrument a request names; None when Breeze would not know it.
+
+    Cash and indices live on NSE/BSE, futures and options on NFO/BFO, currency and commodity
+    futures on NDX/MCX. ``allow_unlisted`` (for history) also accepts NFO/BFO contracts outside
+    today's list, e.g. expired ones.
+    """
     code = _text(fields.get("stock_code")).upper()
     exchange = _text(fields.get(exchange_key)).upper()
     kind = _product_kind(_text(fields.get("product_type")))
@@ -100,17 +105,17 @@ def resolve(
         return None
     if exchange in ("NSE", "BSE"):
         return universe.cash(exchange, code) if kind == "cash" else None
-    if exchange != "NFO" or kind == "cash":
+    if exchange not in ("NFO", "BFO", "NDX", "MCX") or kind == "cash":
         return None
     expiry = parse_expiry(fields.get("expiry_date"))
     if kind == "future":
-        inst = universe.future(code, expiry)
+        inst = universe.future(code, expiry, exchange)
         strike, right = None, None
     else:
         strike, right = _strike(fields.get("strike_price")), _right_code(fields.get("right"))
-        inst = universe.option(code, expiry, strike, right)
-    if inst is None and allow_synthetic:
-        inst = synthetic_contract(code, kind, expiry, strike, right)
+        inst = universe.option(code, expiry, strike, right, exchange)
+    if inst is None and allow_unlisted:
+        inst = universe.unlisted_contract(exchange, code, kind, expiry, strike, right)
     return inst
 
 
@@ -205,12 +210,15 @@ def _na_row(code: str) -> dict[str, Any]:
 
 
 def _spot_for(universe: Universe, inst: Instrument, now: datetime) -> Snapshot | None:
-    underlying = universe.cash("NSE", inst.stock_code)
+    underlying = universe.underlying(inst)
     return ENGINE.snapshot(underlying, now) if underlying else None
 
 
 def quotes(body: dict[str, Any], now: datetime, universe: Universe) -> dict[str, Any]:
-    """Cash/index: two rows (NSE first, then BSE or the "NA" row). F&O: one row."""
+    """Cash/index: two rows (NSE first, then BSE or the "NA" row). F&O: one row.
+
+    An instrument listed on BSE only (the SENSEX index) answers with its BSE row and "NA".
+    """
     inst = resolve(universe, body)
     if inst is None:
         return p.envelope([])
@@ -218,9 +226,10 @@ def quotes(body: dict[str, Any], now: datetime, universe: Universe) -> dict[str,
         return p.envelope([quote_row(inst, now, _spot_for(universe, inst, now))])
     nse = universe.cash("NSE", inst.stock_code)
     bse = universe.cash("BSE", inst.stock_code)
-    assert nse is not None
-    second = quote_row(bse, now) if bse else _na_row(nse.stock_code)
-    return p.envelope([quote_row(nse, now), second])
+    first = nse or bse
+    assert first is not None
+    second = quote_row(bse, now) if nse and bse else _na_row(first.stock_code)
+    return p.envelope([quote_row(first, now), second])
 
 
 def option_chain(body: dict[str, Any], now: datetime, universe: Universe) -> dict[str, Any]:
@@ -228,14 +237,14 @@ def option_chain(body: dict[str, Any], now: datetime, universe: Universe) -> dic
     code = _text(body.get("stock_code")).upper()
     exchange = _text(body.get("exchange_code")).upper()
     kind = _product_kind(_text(body.get("product_type")))
-    if exchange != "NFO" or kind not in ("future", "option") or not code:
+    if exchange not in ("NFO", "BFO") or kind not in ("future", "option") or not code:
         return p.envelope([])
     expiry_text = _text(body.get("expiry_date"))
     expiry = parse_expiry(expiry_text) if expiry_text else None
     if expiry_text and expiry is None:
         return p.envelope([])
     if kind == "future":
-        contracts = universe.futures_of(code, expiry)
+        contracts = universe.futures_of(code, expiry, exchange)
     else:
         right_text = _text(body.get("right"))
         right = _right_code(right_text) if right_text else None
@@ -243,7 +252,7 @@ def option_chain(body: dict[str, Any], now: datetime, universe: Universe) -> dic
         strike = _strike(strike_text) if strike_text else None
         if (right_text and right is None) or (strike_text and strike is None):
             return p.envelope([])
-        contracts = universe.chain(code, expiry, right, strike)
+        contracts = universe.chain(code, expiry, right, strike, exchange)
     rows = []
     for inst in contracts:
         spot = _spot_for(universe, inst, now)
@@ -306,7 +315,7 @@ def history_v1(body: dict[str, Any], now: datetime, universe: Universe) -> dict[
     parsed = _parse_range(body)
     if isinstance(parsed, str):
         return p.error(parsed)
-    inst = resolve(universe, body, allow_synthetic=True)
+    inst = resolve(universe, body, allow_unlisted=True)
     if inst is None:
         return p.error(p.ERR_HISTORICAL_FAIL)
     found = ENGINE.candles(inst, step, parsed[0], parsed[1], now)
@@ -343,7 +352,7 @@ def history_v2(params: dict[str, str], now: datetime, universe: Universe) -> dic
     parsed = _parse_range(params)
     if isinstance(parsed, str):
         return p.error(parsed)
-    inst = resolve(universe, params, exchange_key="exch_code", allow_synthetic=True)
+    inst = resolve(universe, params, exchange_key="exch_code", allow_unlisted=True)
     if inst is None:
         return p.envelope([])
     found = ENGINE.candles(inst, step, parsed[0], parsed[1], now, limit=V2_CANDLE_CAP)

@@ -2,7 +2,11 @@
 
 Breeze reads every wall-clock time as IST (the trailing ``Z`` on request dates is ignored) and
 answers with naive IST strings, so the simulator works with *naive* datetimes that hold IST wall
-clock time throughout. Holidays are not modelled: every weekday is a trading day.
+clock time throughout.
+
+Trading days are weekdays that are not in ``HOLIDAYS`` (NSE's published weekday trading holidays
+for 2025 and 2026; other years have none). Derivative expiries follow the exchange rules in force
+on the expiry date and move to the previous trading day when they fall on a holiday.
 """
 
 from __future__ import annotations
@@ -36,9 +40,62 @@ def to_ist_naive(moment: datetime) -> datetime:
     return moment
 
 
+# NSE trading holidays that fall on weekdays (NSE circulars; BSE observes the same days for
+# equities and equity derivatives). Only 2025 and 2026 are listed: every weekday of other years
+# trades. The proxy keeps its own copy of the calendar; the simulator imports nothing from it.
+HOLIDAY_NAMES: dict[date, str] = {
+    date(2025, 2, 26): "Mahashivratri",
+    date(2025, 3, 14): "Holi",
+    date(2025, 3, 31): "Id-Ul-Fitr (Ramadan Eid)",
+    date(2025, 4, 10): "Shri Mahavir Jayanti",
+    date(2025, 4, 14): "Dr. Baba Saheb Ambedkar Jayanti",
+    date(2025, 4, 18): "Good Friday",
+    date(2025, 5, 1): "Maharashtra Day",
+    date(2025, 8, 15): "Independence Day",
+    date(2025, 8, 27): "Shri Ganesh Chaturthi",
+    date(2025, 10, 2): "Mahatma Gandhi Jayanti / Dussehra",
+    date(2025, 10, 21): "Diwali Laxmi Pujan (the evening Muhurat session is not simulated)",
+    date(2025, 10, 22): "Diwali Balipratipada",
+    date(2025, 11, 5): "Prakash Gurpurb Sri Guru Nanak Dev",
+    date(2025, 12, 25): "Christmas",
+    # 2026: the 15 days of NSE's annual list, plus 15 January, added by the NSE circular of
+    # 12 January 2026 (Maharashtra municipal elections; that week's BSE Thursday expiry moved
+    # to Wednesday 14 January, which is what ``expiry_day`` does).
+    date(2026, 1, 15): "Municipal Corporation elections in Maharashtra",
+    date(2026, 1, 26): "Republic Day",
+    date(2026, 3, 3): "Holi",
+    date(2026, 3, 26): "Shri Ram Navami",
+    date(2026, 3, 31): "Shri Mahavir Jayanti",
+    date(2026, 4, 3): "Good Friday",
+    date(2026, 4, 14): "Dr. Baba Saheb Ambedkar Jayanti",
+    date(2026, 5, 1): "Maharashtra Day",
+    date(2026, 5, 28): "Bakri Id",
+    date(2026, 6, 26): "Muharram",
+    date(2026, 9, 14): "Ganesh Chaturthi",
+    date(2026, 10, 2): "Mahatma Gandhi Jayanti",
+    date(2026, 10, 20): "Dussehra",
+    date(2026, 11, 10): "Diwali Balipratipada",
+    date(2026, 11, 24): "Prakash Gurpurb Sri Guru Nanak Dev",
+    date(2026, 12, 25): "Christmas",
+}
+HOLIDAYS: frozenset[date] = frozenset(HOLIDAY_NAMES)
+
+MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = range(5)
+# SEBI's expiry-day rationalisation: from 1 September 2025 every NSE derivative expires on a
+# Tuesday and every BSE derivative on a Thursday. Before that NSE used Thursday, and BSE used
+# Tuesday from 1 January 2025 (Friday before). The rule is taken from the expiry date itself.
+EXPIRY_RULE_CHANGE = date(2025, 9, 1)
+BSE_TUESDAY_FROM = date(2025, 1, 1)
+
+
+def is_holiday(day: date) -> bool:
+    """An exchange holiday that falls on a weekday (see ``HOLIDAYS``)."""
+    return day in HOLIDAYS
+
+
 def is_trading_day(day: date) -> bool:
-    """Weekdays trade; weekends do not (exchange holidays are not simulated)."""
-    return day.weekday() < 5
+    """Weekdays trade, except the exchange holidays in ``HOLIDAYS``."""
+    return day.weekday() < 5 and day not in HOLIDAYS
 
 
 def previous_trading_day(day: date) -> date:
@@ -50,7 +107,7 @@ def previous_trading_day(day: date) -> date:
 
 
 def next_trading_day(day: date) -> date:
-    """``day`` itself if it trades, else the next weekday."""
+    """``day`` itself if it trades, else the next trading day."""
     while not is_trading_day(day):
         day += timedelta(days=1)
     return day
@@ -64,11 +121,81 @@ def session_end(day: date) -> datetime:
     return datetime.combine(day, SESSION_CLOSE)
 
 
+def trading_day_on_or_before(day: date) -> date:
+    """``day`` itself if it trades, else the last trading day before it."""
+    return day if is_trading_day(day) else previous_trading_day(day)
+
+
+def expiry_day(nominal: date) -> date:
+    """A scheduled expiry that falls on a holiday moves to the previous trading day."""
+    return trading_day_on_or_before(nominal)
+
+
+def month_end(year: int, month: int) -> date:
+    """The last calendar day of the month."""
+    return date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+
+
+def last_weekday(year: int, month: int, weekday: int) -> date:
+    """The last ``weekday`` (0 = Monday) of the month, holidays ignored."""
+    last = month_end(year, month)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
 def last_tuesday(year: int, month: int) -> date:
-    """NSE monthly expiry day (last Tuesday of the month, the rule since September 2025)."""
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    last = nxt - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - 1) % 7)
+    """Nominal NSE monthly expiry (last Tuesday of the month, the rule since September 2025)."""
+    return last_weekday(year, month, TUESDAY)
+
+
+def last_thursday(year: int, month: int) -> date:
+    """Nominal BSE monthly expiry (last Thursday of the month, the rule since September 2025)."""
+    return last_weekday(year, month, THURSDAY)
+
+
+def expiry_weekday(exchange: str, on: date) -> int:
+    """Weekday (0 = Monday) on which derivatives of ``exchange`` ("NSE"/"NFO" or "BSE"/"BFO")
+    expire, under the rule in force on ``on``."""
+    if exchange.upper() in ("BSE", "BFO"):
+        if on >= EXPIRY_RULE_CHANGE:
+            return THURSDAY
+        return TUESDAY if on >= BSE_TUESDAY_FROM else FRIDAY
+    return TUESDAY if on >= EXPIRY_RULE_CHANGE else THURSDAY
+
+
+def weekly_expiry_dates(today: date, count: int, exchange: str = "NSE") -> list[date]:
+    """The next ``count`` weekly expiries (today's included), holiday-shifted."""
+    monday = today - timedelta(days=today.weekday())
+    out: list[date] = []
+    while len(out) < count:
+        expiry = expiry_day(monday + timedelta(days=expiry_weekday(exchange, monday)))
+        if expiry >= today and expiry not in out:
+            out.append(expiry)
+        monday += timedelta(weeks=1)
+    return out
+
+
+def monthly_expiry_date(year: int, month: int, exchange: str = "NSE") -> date:
+    """The month's last expiry weekday, moved to the previous trading day on a holiday."""
+    weekday = expiry_weekday(exchange, date(year, month, 1))
+    return expiry_day(last_weekday(year, month, weekday))
+
+
+def monthly_expiry_dates(today: date, count: int, exchange: str = "NSE") -> list[date]:
+    """The current monthly expiry (this month's, or next month's once it passed) and the next."""
+    year, month = today.year, today.month
+    out: list[date] = []
+    while len(out) < count:
+        expiry = monthly_expiry_date(year, month, exchange)
+        if expiry >= today:
+            out.append(expiry)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def currency_expiry_date(year: int, month: int) -> date:
+    """NSE currency futures: two trading days before the month's last trading day."""
+    last = trading_day_on_or_before(month_end(year, month))
+    return previous_trading_day(previous_trading_day(last))
 
 
 def fmt_dd_mon_yyyy(day: date) -> str:

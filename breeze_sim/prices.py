@@ -10,8 +10,13 @@ processes. The model:
   to that day's close, with wicks and a U-shaped volume profile;
 * one-second bars bridged inside each minute bar; 5/30-minute and day candles are aggregates
   of the minute bars, so every interval agrees with every other;
-* NIFTY futures are ``spot * exp(r*T)``; options are Black-Scholes on the NIFTY path with a
-  mild volatility smile, so an option candle's high/low map from the spot's high/low.
+* futures are ``spot * exp(r*T)``; options are Black-Scholes on the underlying's path with a
+  mild volatility smile, so an option candle's high/low map from the spot's high/low;
+* synthetic equities (the full-size master) get their base price, volatility and volume from
+  ``instruments.synthetic_params``, so any of them can be quoted without a table.
+
+Sessions follow ``market_time``: weekends and exchange holidays have no candles, and a quote
+taken on a holiday shows the last session.
 
 Quotes use one-minute buckets: within a minute the same request answers the same.
 """
@@ -26,7 +31,17 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate
 
-from .instruments import DAILY_VOLUME, EQUITIES, INDICES, Instrument
+from .instruments import (
+    BSE_INDICES,
+    COMMODITY_FUTURES,
+    CURRENCY_FUTURES,
+    DAILY_VOLUME,
+    EQUITIES,
+    INDEX_CODES,
+    INDICES,
+    Instrument,
+    synthetic_params,
+)
 from .market_time import (
     SESSION_MINUTES,
     is_trading_day,
@@ -44,7 +59,20 @@ DAY = 86400
 _UNDERLYINGS: dict[str, tuple[float, float, int]] = {
     row[0]: (row[6], 0.013, DAILY_VOLUME[row[0]]) for row in EQUITIES
 }
-_UNDERLYINGS.update({code: (base, 0.009, 0) for code, _token, base in INDICES})
+_UNDERLYINGS.update({code: (base, 0.009, 0) for code, _token, base in INDICES + BSE_INDICES})
+_UNDERLYINGS.update({row[0]: (row[3], 0.003, 0) for row in CURRENCY_FUTURES})
+_UNDERLYINGS.update({row[0]: (row[7], 0.015, 0) for row in COMMODITY_FUTURES})
+
+
+def _params(key: str) -> tuple[float, float, int]:
+    """(base price, daily volatility, daily volume) of a price path: named or synthetic."""
+    found = _UNDERLYINGS.get(key)
+    if found is None:
+        found = synthetic_params(key)
+        if found is None:
+            raise KeyError(f"no price path for {key!r}")
+    return found
+
 
 Bar = tuple[float, float, float, float, float, float]  # open, high, low, close, volume, oi
 
@@ -95,14 +123,14 @@ def round_to_tick(value: float, tick: float) -> float:
 # ----------------------------------------------------------------------------- underlyings
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4096)
 def _phases(key: str) -> tuple[float, float, float]:
     rng = _rng(key, "phase")
     return rng.random() * 2 * math.pi, rng.random() * 2 * math.pi, rng.random() * 2 * math.pi
 
 
 def _day_close(key: str, day: date) -> float:
-    base, _vol, _volume = _UNDERLYINGS[key]
+    base, _vol, _volume = _params(key)
     n = day.toordinal()
     p0, p1, p2 = _phases(key)
     level = (
@@ -131,7 +159,7 @@ def _underlying_minutes(key: str, day: date) -> tuple[Bar, ...]:
     Steps are uniform rather than Gaussian (the bridge over 375 steps looks normal anyway);
     this keeps a year of day candles, which needs every minute path, well under a second.
     """
-    _base, vol, daily_volume = _UNDERLYINGS[key]
+    _base, vol, daily_volume = _params(key)
     rng = _rng(key, "minutes", day.isoformat())
     r = rng.random
     n = SESSION_MINUTES
@@ -158,7 +186,7 @@ def _underlying_minutes(key: str, day: date) -> tuple[Bar, ...]:
 def _underlying_seconds(key: str, day: date, minute: int) -> tuple[Bar, ...]:
     """60 one-second bars bridged inside one minute bar, kept within its high/low."""
     o, h, lo_m, c, _v, _oi = _underlying_minutes(key, day)[minute]
-    _base, vol, _volume = _UNDERLYINGS[key]
+    _base, vol, _volume = _params(key)
     rng = _rng(key, "seconds", day.isoformat(), minute)
     sigma = vol / math.sqrt(SESSION_MINUTES * 60)
     walk = [0.0]
@@ -223,7 +251,8 @@ def _oi_level(inst: Instrument, day: date, spot: float) -> float:
     n = day.toordinal()
     wave = 1 + 0.1 * math.sin(n / 9 + _rng(_seed_key(inst), "oiphase").random() * 6.28)
     if inst.kind == "future":
-        return 15_000_000 * wave
+        # index futures keep the level NIFTY always had; stock futures scale with the lot
+        return (15_000_000 if inst.stock_code in INDEX_CODES else 40_000 * inst.lot) * wave
     moneyness = (inst.strike or spot) / spot - 1
     return inst.lot * (30_000 * math.exp(-((moneyness / 0.03) ** 2)) + 300) * wave
 
@@ -424,7 +453,7 @@ def _close_and_oi(inst: Instrument, day: date) -> tuple[float, int | None]:
 
 
 def session_close(inst: Instrument, day: date) -> float:
-    """Rounded closing price of ``inst`` on ``day`` (any weekday, past or future)."""
+    """Rounded closing price of ``inst`` on ``day`` (a trading day, past or future)."""
     return _close_and_oi(inst, day)[0]
 
 

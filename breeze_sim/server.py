@@ -6,7 +6,8 @@ Upstream routes (what the unmodified SDK calls):
   GET /MotherAppMaster/SecurityMaster.zip
 Control routes (not counted, not rate limited), so a simulator in another process can be driven:
   POST /__sim__/sessions, POST /__sim__/expire, POST|DELETE /__sim__/faults, GET /__sim__/stats,
-  POST /__sim__/reset, POST /__sim__/config, GET /__sim__/health
+  POST /__sim__/reset, POST /__sim__/config, GET /__sim__/health,
+  GET|POST|DELETE /__sim__/stream (the socket.io live feed of ``livestream.py``)
 
 The server speaks HTTP/1.1 with exact Content-Length so clients keep connections alive, and it
 reads request bodies of GET requests (the SDK sends market-data requests as GET with a body).
@@ -24,14 +25,19 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import endpoints
 from . import protocol as p
-from .instruments import security_master_zip, universe_for
+from .instruments import DEFAULT_MASTER_SIZE, MASTER_SIZES, Universe
 from .market_time import system_clock, to_ist_naive
+from .security_master import security_master_zip
 from .state import USER_ID, Fault, SimState
+from .universe import universe_for
+
+if TYPE_CHECKING:
+    from .livestream import LiveStreamServer
 
 DEFAULT_API_KEY = "sim-api-key"
 DEFAULT_API_SECRET = "sim-api-secret"
@@ -173,8 +179,9 @@ class BreezeHandler(BaseHTTPRequestHandler):
                 if self.command != "GET":
                     self._send_json(p.error(p.ERR_METHOD, 405), 405)
                 else:
-                    today = self.server.sim.now().date()
-                    self._send(200, security_master_zip(today), "application/zip")
+                    sim = self.server.sim
+                    payload = security_master_zip(sim.now().date(), sim.master_size)
+                    self._send(200, payload, "application/zip")
             elif path in ROUTES:
                 label = ROUTES[path]
                 if self.command != "GET":
@@ -261,7 +268,7 @@ class BreezeHandler(BaseHTTPRequestHandler):
             if refusal:
                 return refusal
             params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-            return endpoints.history_v2(params, now, universe_for(now.date()))
+            return endpoints.history_v2(params, now, self.server.sim.universe(now))
 
         app_key = self.headers.get("X-AppKey", "")
         refusal = self._rate_refusal(app_key, now)
@@ -279,7 +286,7 @@ class BreezeHandler(BaseHTTPRequestHandler):
         body = p.parse_json_object(raw)
         if body is None:
             return p.error(p.ERR_BAD_BODY)
-        universe = universe_for(now.date())
+        universe = self.server.sim.universe(now)
         if endpoint == "quotes":
             return endpoints.quotes(body, now, universe)
         if endpoint == "optionchain":
@@ -375,6 +382,23 @@ class BreezeHandler(BaseHTTPRequestHandler):
                     rate_per_min=body.get("rate_per_min"),
                     rate_per_day=body.get("rate_per_day"),
                 )
+            elif action == "stream" and method == "GET":
+                result = sim.stream_stats()
+            elif action == "stream" and method == "POST":
+                # {"fault": "drop"|"reject_auth"|"silent"|"expire"}, {"tick_rate": 2},
+                # {"jitter": false}, or several of them at once
+                if "tick_rate" in body or "jitter" in body:
+                    jitter = body.get("jitter")
+                    sim.configure_stream(
+                        tick_rate=body.get("tick_rate"),
+                        jitter=None if jitter is None else bool(jitter),
+                    )
+                if body.get("fault"):
+                    sim.stream_fault(str(body["fault"]))
+                result = sim.stream_stats()
+            elif action == "stream" and method == "DELETE":
+                sim.clear_stream_faults(body.get("fault") or None)
+                result = sim.stream_stats()
             else:
                 self._send_json({"error": f"no control action {method} {action!r}"}, 404)
                 return
@@ -404,10 +428,24 @@ class SimulatorServer:
         *,
         clock: Callable[[], datetime] | None = None,
         log_requests: bool = False,
+        stream_port: int | None = None,
+        tick_rate: float = 1.0,
+        stream_jitter: bool = True,
+        master_size: str = DEFAULT_MASTER_SIZE,
     ) -> None:
         self.host = host
         self._requested_port = port
         self.log_requests = log_requests
+        # Live feed (socket.io, livestream.py): None = off; 0 = a free port.
+        self._stream_port = stream_port
+        self._tick_rate = float(tick_rate)
+        self._stream_jitter = bool(stream_jitter)
+        self._stream: LiveStreamServer | None = None
+        # SecurityMaster.zip and the instrument universe: "small" (named instruments) or
+        # "full" (plus ~8,200 synthetic equities and ~100,000 NFO contracts, for benchmarks).
+        if master_size not in MASTER_SIZES:
+            raise ValueError(f"master_size must be one of {MASTER_SIZES}, not {master_size!r}")
+        self.master_size = master_size
         self.state = SimState(
             api_key=api_key,
             api_secret=api_secret,
@@ -438,6 +476,21 @@ class SimulatorServer:
             daemon=True,
         )
         self._thread.start()
+        if self._stream_port is not None:
+            from .livestream import LiveStreamServer  # lazy: REST-only users never load uvicorn
+
+            self._stream = LiveStreamServer(
+                self,
+                host=self.host,
+                port=self._stream_port,
+                tick_rate=self._tick_rate,
+                jitter=self._stream_jitter,
+            )
+            try:
+                self._stream.start()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
@@ -445,6 +498,8 @@ class SimulatorServer:
         httpd = self._httpd
         if httpd is None:
             return
+        if self._stream is not None:
+            self._stream.stop()
         self._stopping.set()
         httpd.shutdown()
         with self._sockets_lock:
@@ -489,7 +544,25 @@ class SimulatorServer:
     def security_master_url(self) -> str:
         return self.url + ZIP_PATHS[0]
 
+    @property
+    def stream_port(self) -> int | None:
+        """Port of the live feed (None when the simulator was built without ``stream_port``)."""
+        if self._stream is not None and self._stream.running:
+            return self._stream.port
+        return self._stream_port
+
+    @property
+    def live_stream_url(self) -> str | None:
+        """``config.LIVE_STREAM_URL`` for the SDK (``http://127.0.0.1:<port>``), or None if off."""
+        if self._stream is None or not self._stream.running:
+            return None
+        return self._stream.url
+
     # ------------------------------------------------------------------ control
+
+    def universe(self, now: datetime | None = None) -> Universe:
+        """The instruments listed on the IST day of ``now`` (default: the simulator's now)."""
+        return universe_for((now or self.now()).date(), self.master_size)
 
     def now(self) -> datetime:
         """The simulator's current IST wall-clock time (naive)."""
@@ -544,11 +617,45 @@ class SimulatorServer:
         )
 
     def stats(self) -> dict[str, Any]:
-        return self.state.stats()
+        stats = self.state.stats()
+        stats["stream"] = self.stream_stats()
+        return stats
 
     def reset(self) -> None:
         """Clear faults, statistics and rate counters; issued sessions are kept."""
         self.state.reset()
+        if self._stream is not None:
+            self._stream.reset_stats()
+
+    # ------------------------------------------------------------------ live feed
+
+    def _live_stream(self) -> LiveStreamServer:
+        if self._stream is None or not self._stream.running:
+            raise ValueError("the live feed is off: start the simulator with stream_port=0")
+        return self._stream
+
+    def stream_fault(self, mode: str) -> None:
+        """Live-feed fault: "drop" (abort every connection now; clients may reconnect),
+        "reject_auth" / "silent" (refuse connects / send no ticks until cleared), "expire"
+        (expire every session like ``expire_sessions`` and disconnect their sockets)."""
+        self._live_stream().fault(mode)
+
+    def clear_stream_faults(self, mode: str | None = None) -> None:
+        """Clear "reject_auth" and/or "silent" (all when ``mode`` is None)."""
+        self._live_stream().clear_faults(mode)
+
+    def configure_stream(
+        self, *, tick_rate: float | None = None, jitter: bool | None = None
+    ) -> dict[str, Any]:
+        """Ticks per second per subscribed feed (0 pauses) and price jitter, at run time."""
+        result = self._live_stream().configure(tick_rate=tick_rate, jitter=jitter)
+        self._tick_rate, self._stream_jitter = result["tick_rate"], result["jitter"]
+        return result
+
+    def stream_stats(self) -> dict[str, Any]:
+        if self._stream is None:
+            return {"enabled": False}
+        return self._stream.stats()
 
     # ------------------------------------------------------------------ internals
 

@@ -56,14 +56,21 @@ def main() -> None:
     def session() -> dict[str, Any]:
         breeze.generate_session(api_secret=secret, session_token=good)
         nfo = breeze.stock_script_dict_list[4]
+        bfo = breeze.stock_script_dict_list[5]
+        nifty = ("FUT-NIFTY-", f"OPT-NIFTY-{cfg_in['option']['expiry_dmy']}-")
         return {
             "user_id": breeze.user_id,
             "session_key": breeze.session_key,
             "relind": breeze.stock_script_dict_list[1].get("RELIND"),
             "nifty": breeze.stock_script_dict_list[1].get("NIFTY"),
             "bse_relind": breeze.stock_script_dict_list[0].get("RELIND"),
-            "nfo_keys": sorted(nfo)[:400],
+            "bse_sensex": breeze.stock_script_dict_list[0].get("BSESEN"),
+            "nfo_keys": sorted(k for k in nfo if k.startswith(nifty)),
+            "nfo_codes": sorted({k.split("-")[1] for k in nfo}),
+            "bfo_keys": sorted(bfo)[:50],
+            "mcx_keys": sorted(breeze.stock_script_dict_list[3]),
             "names": breeze.get_names("NSE", "RELIANCE"),
+            "bse_names": breeze.get_names("BSE", "RELIANCE"),
         }
 
     run("session", session)

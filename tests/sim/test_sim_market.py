@@ -15,8 +15,9 @@ import requests
 from breeze_sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimulatorServer
 from breeze_sim.client import login, sdk_body, v1_headers, v2_headers
 from breeze_sim.endpoints import expiry_label
-from breeze_sim.instruments import monthly_expiries, universe_for, weekly_expiries
+from breeze_sim.instruments import monthly_expiries, weekly_expiries
 from breeze_sim.market_time import last_tuesday, parse_request_datetime
+from breeze_sim.universe import universe_for
 
 NOW = datetime(2026, 11, 30, 11, 0, 30)
 
@@ -49,9 +50,12 @@ def v2(sim: SimulatorServer, token: str, **params: str) -> dict:
 
 def test_expiry_calendar() -> None:
     assert last_tuesday(2026, 11) == datetime(2026, 11, 24).date()
+    # 24-Nov-2026 is a holiday (Guru Nanak Jayanti): November's expiry moved to Monday 23rd
+    assert monthly_expiries(datetime(2026, 11, 2).date())[0] == datetime(2026, 11, 23).date()
     assert monthly_expiries(NOW.date()) == [
         datetime(2026, 12, 29).date(),
         datetime(2027, 1, 26).date(),
+        datetime(2027, 2, 23).date(),
     ]
     weeks = weekly_expiries(NOW.date())
     assert [d.isoformat() for d in weeks] == [
@@ -61,7 +65,10 @@ def test_expiry_calendar() -> None:
         "2026-12-22",
     ]
     universe = universe_for(NOW.date())
-    assert len(universe.options) == 4 * 41 * 2
+    # NIFTY: the four weeklies plus the three monthlies, 41 strikes, calls and puts
+    expiries = sorted(set(weeks) | set(monthly_expiries(NOW.date())))
+    assert universe.option_expiries("NIFTY") == expiries
+    assert len(universe.chain("NIFTY")) == len(expiries) * 41 * 2
     assert all(s % 50 == 0 for s in universe.strikes)
 
 
@@ -247,9 +254,9 @@ def test_option_chain_and_quotes_agree(frozen: SimulatorServer, ftoken: str) -> 
         "optionchain",
         {"stock_code": "NIFTY", "exchange_code": "NFO", "product_type": "futures"},
     )["Success"]
-    assert len(futures) == 2
+    assert len(futures) == 3  # the current and the next two monthly expiries
     assert all(f["right"] == "*" for f in futures)
-    unknown = v1(
+    unknown = v1(  # BANKNIFTY lists monthly contracts only: no weekly expiry
         frozen,
         ftoken,
         "optionchain",

@@ -17,8 +17,8 @@ import pytest
 
 from breeze_sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimulatorServer
 from breeze_sim.endpoints import expiry_label
-from breeze_sim.instruments import universe_for
 from breeze_sim.market_time import fmt_dd_mon_yyyy
+from breeze_sim.universe import universe_for
 
 DRIVER = Path(__file__).with_name("sim_sdk_driver.py")
 
@@ -81,8 +81,14 @@ def test_generate_session_parses_token_and_security_master(results: dict[str, An
     strike = results["settings"]["option"]["strike"]
     assert f"OPT-NIFTY-{expiry}-{strike}-CE" in session["nfo_keys"]
     assert any(k.startswith("FUT-NIFTY-") for k in session["nfo_keys"])
+    assert {"NIFTY", "CNXBAN", "RELIND", "INFTEC"} <= set(session["nfo_codes"])
+    assert session["bse_sensex"] == "SENSEX"
+    assert any(k.startswith("FUT-BSESEN-") for k in session["bfo_keys"])
+    assert any(k.startswith("OPT-BSESEN-") for k in session["bfo_keys"])
+    assert any(k.startswith("FUT-GOLD-") for k in session["mcx_keys"])
     assert session["names"]["isec_stock_code"] == "RELIND"
     assert session["names"]["isec_token_level1"] == "4.1!2885"
+    assert session["bse_names"]["isec_token"] == "500325"
 
 
 def test_generate_session_failures_map_to_sdk_messages(results: dict[str, Any]) -> None:

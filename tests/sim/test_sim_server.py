@@ -159,7 +159,7 @@ def test_security_master_zip_layout(sim: SimulatorServer) -> None:
     fo = list(csv.reader(io.StringIO(archive.read("FONSEScripMaster.txt").decode())))
     assert fo[0][27:31] == ["LotSize", "TickSize", "CompanyName", "ExchangeCode"]
     rows = fo[1:]
-    assert {r[1] for r in rows} == {"FUTIDX", "OPTIDX"}
+    assert {r[1] for r in rows} == {"FUTIDX", "OPTIDX", "FUTSTK", "OPTSTK"}
     assert all(re.fullmatch(r"\d{2}-[A-Z][a-z]{2}-\d{4}", r[4]) for r in rows)
     assert {r[6] for r in rows} == {"XX", "CE", "PE"}
     assert sim.stats()["total_calls"] == before  # the zip is not an API call
