@@ -393,8 +393,8 @@ def render(
         "1b Floor: minimal WSGI app, same gunicorn config",
         f"{f.rps:,.0f} req/s; p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms", "—", "—",
     ))  # fmt: skip
-    rows.append(("1c Cached throughput ratio proxy / floor", f"{cached.ratio:.2f}", "≥ 0.20",
-                 _ok(cached.ratio >= 0.2)))  # fmt: skip
+    rows.append(("1c Cached throughput ratio proxy / floor", f"{cached.ratio:.2f}",
+                 "≥ 0.25 (goal 0.35)", _ok(cached.ratio >= 0.25)))  # fmt: skip
     for pair, letter in zip(pairs, "ab", strict=True):
         dp50, dp99 = float(pair.direct["p50_ms"]), float(pair.direct["p99_ms"])
         rows.append((

@@ -39,7 +39,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from bench.workload import history_sdk_params
+    from bench.workload import history_query
     from breeze.gateway.client import BreezeClient, session_exchange
 
     client = BreezeClient(session_exchange(api_session=args.api_session))
@@ -51,7 +51,7 @@ def main() -> None:
     def worker(tid: int) -> None:
         idx = args.first_index + tid * args.stride
         try:
-            client.historical(**history_sdk_params(idx))  # warm-up: opens this thread's socket
+            client.history(history_query(idx))  # warm-up: opens this thread's socket
         except Exception as exc:  # report, do not crash the thread
             with lock:
                 errors.append(repr(exc))
@@ -62,7 +62,7 @@ def main() -> None:
             idx += 1
             began = time.perf_counter()
             try:
-                client.historical(**history_sdk_params(idx))
+                client.history(history_query(idx))
             except Exception as exc:
                 with lock:
                     errors.append(repr(exc))

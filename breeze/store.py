@@ -80,6 +80,44 @@ def exchange(
     return found, counts
 
 
+_COUNT_AND_READ = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS == 1 then return {n, {}} end
+return {n, redis.call('MGET', unpack(KEYS, 2))}
+"""
+_count_and_read_script: Any = None
+
+
+def count_and_read(
+    counter: tuple[str, int] | None, gets: Sequence[str]
+) -> tuple[dict[str, Any], list[int]]:
+    """:func:`exchange` for the commonest shape — at most one counter and a few reads — as a
+    single command (a Lua script, or ``MGET``): the request path's one round trip costs about
+    as much as one bare ``GET``, where a pipeline of five commands costs half as much again in
+    redis-py's own work."""
+    r = redis()
+    if r is None:
+        return exchange(gets=gets, counters=[counter] if counter else [])
+    keys = [r.make_key(key) for key in gets]
+    if counter is None:
+        values = r.client.mget(keys) if keys else []
+        counts: list[int] = []
+    else:
+        global _count_and_read_script  # a per-process handle on the script, not shared state
+        if _count_and_read_script is None:
+            _count_and_read_script = r.client.register_script(_COUNT_AND_READ)
+        name, ttl_s = counter
+        n, values = _count_and_read_script(
+            keys=[r.make_key(name), *keys], args=[max(1, int(ttl_s))], client=r.client
+        )
+        counts = [int(n)]
+    found = {
+        key: r.decode(value) for key, value in zip(gets, values, strict=True) if value is not None
+    }
+    return found, counts
+
+
 def count(key: str, ttl_s: int) -> int:
     """Add one to the counter ``key`` and return its value: atomic (Redis ``INCR``), one round
     trip; a new counter expires ``ttl_s`` after it starts."""

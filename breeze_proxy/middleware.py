@@ -26,10 +26,11 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 def _incoming_request_id(request: HttpRequest) -> str:
     """Reuse the caller's id (or Cloud Run's trace id) so one id follows a call across services."""
-    supplied = request.headers.get("X-Request-ID", "")
+    meta = request.META
+    supplied = meta.get("HTTP_X_REQUEST_ID", "")
     if _SAFE_ID.match(supplied):
         return supplied
-    trace = request.headers.get("X-Cloud-Trace-Context", "").split("/", 1)[0]
+    trace = meta.get("HTTP_X_CLOUD_TRACE_CONTEXT", "").split("/", 1)[0]
     if _SAFE_ID.match(trace):
         return trace
     return uuid.uuid4().hex

@@ -10,6 +10,7 @@ exception message from a library might echo one.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import traceback
@@ -25,20 +26,26 @@ _STANDARD_ATTRS = frozenset(
 REDACTED = "[redacted]"
 
 
-def secrets_to_redact() -> list[str]:
+def secrets_to_redact() -> tuple[str, ...]:
     """The configured secret values, longest first so a secret inside another is caught."""
     try:
         from django.conf import settings
 
-        values = [value for value in getattr(settings, "REDACT_VALUES", ()) if value]
+        values = tuple(getattr(settings, "REDACT_VALUES", ()))
     except Exception:  # settings not configured yet (very early start-up)
-        values = []
-    return sorted(set(values), key=len, reverse=True)
+        values = ()
+    return _ordered(values)
+
+
+@functools.lru_cache(maxsize=8)
+def _ordered(values: tuple[str, ...]) -> tuple[str, ...]:
+    # Every log line is scrubbed, so the list is ordered once per configuration, not per line.
+    return tuple(sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     for secret in secrets_to_redact():
-        if len(secret) >= 4:
+        if secret in text:
             text = text.replace(secret, REDACTED)
     return text
 

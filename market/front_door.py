@@ -1,4 +1,5 @@
-"""The front door of the market endpoints: a ready answer is served before DRF runs.
+"""The front door of the market endpoints: a ready answer is served before DRF runs, before most
+of the middleware even.
 
 The hot path of a busy dashboard is the same few quotes, many times a second. For each JSON
 POST to a market endpoint the front door validates the body into its typed query (remembered
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
 
 from access import gate
@@ -45,6 +46,8 @@ from sessions_admin.selectors import (
 )
 
 SESSION_ATTRIBUTE = "breeze_live_session"
+QUERY_ATTRIBUTE = "breeze_query"
+KEY_META = "HTTP_" + KEY_HEADER.upper().replace("-", "_")
 MEMO_BODY_BYTES = 1024  # bodies this small are remembered (dashboards repeat a handful)
 
 
@@ -64,25 +67,49 @@ def session_of(request: HttpRequest) -> LiveSession | None:
     return getattr(request, SESSION_ATTRIBUTE, None)
 
 
-def front_door(route: Route, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """``view`` (a DRF view function) behind the front door of ``route``."""
+def query_of(request: HttpRequest) -> Query | None:
+    """The query the front door validated ``request``'s body into (None if it did not)."""
+    return getattr(request, QUERY_ATTRIBUTE, None)
 
-    @csrf_exempt
-    @functools.wraps(view)
-    def handle(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method != "POST" or not _wants_json(request):
-            return view(request, *args, **kwargs)
+
+def front_door(route: Route, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Declare that ``view`` (a URL's view) stands behind the front door as ``route``."""
+    view.front_door_route = route  # type: ignore[attr-defined]
+    return view
+
+
+class FrontDoorMiddleware:
+    """Serves ready answers for the routes declared with :func:`front_door`.
+
+    It sits early in ``MIDDLEWARE``: after the request id, security headers and CORS, before the
+    session, CSRF, authentication, messages and django-axes middleware that only the Django
+    admin needs. A request it does not answer continues down the whole chain to its view.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    @functools.cached_property
+    def routes(self) -> dict[str, Route]:
+        """Path → route, read once from the URL configuration (every prefix it is served at)."""
+        return dict(_declared_routes(get_resolver().url_patterns, "/"))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        route = self.routes.get(request.path_info) if request.method == "POST" else None
+        if route is None or not _wants_json(request):
+            return self.get_response(request)
         query = _query(route, request.body)
         if query is None:
-            return view(request, *args, **kwargs)  # DRF explains what is wrong with it
-        plan = gate.plan(request.headers.get(KEY_HEADER, ""), source_ip=client_ip(request))
+            return self.get_response(request)  # DRF explains what is wrong with it
+        meta = request.META
+        plan = gate.plan(meta.get(KEY_META, ""), source_ip=client_ip(request))
         key = answer_key(query)
-        found, counts = store.exchange(
-            gets=[*plan.gets, LIVE_SESSION_CACHE_KEY, key], counters=plan.counters
+        found, counts = store.count_and_read(
+            plan.counter, [*plan.gets, LIVE_SESSION_CACHE_KEY, key]
         )
         try:
             access = gate.decide(
-                plan, found, counts, origin=request.headers.get("Origin"), scope=route.scope
+                plan, found, counts, origin=meta.get("HTTP_ORIGIN"), scope=route.scope
             )
         except ProxyError as exc:
             return error_response(exc)
@@ -96,17 +123,30 @@ def front_door(route: Route, view: Callable[..., HttpResponse]) -> Callable[...,
             return answer_response(answer, headers=rate_headers)
         remember_access(request, access)
         setattr(request, SESSION_ATTRIBUTE, session)
-        return view(request, *args, **kwargs)
+        setattr(request, QUERY_ATTRIBUTE, query)
+        return self.get_response(request)
 
-    return handle
+
+def _declared_routes(patterns: list[Any], prefix: str) -> list[tuple[str, Route]]:
+    found: list[tuple[str, Route]] = []
+    for pattern in patterns:
+        path = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            found += _declared_routes(pattern.url_patterns, path)
+        elif isinstance(pattern, URLPattern):
+            route = getattr(pattern.callback, "front_door_route", None)
+            if route is not None:
+                found.append((path, route))
+    return found
 
 
 def _wants_json(request: HttpRequest) -> bool:
     """JSON unless a browser asks for the browsable API (DRF negotiates those)."""
-    fmt = request.GET.get("format")
-    if fmt is not None:
-        return fmt == "json"
-    return "text/html" not in request.headers.get("Accept", "")
+    if request.META.get("QUERY_STRING"):
+        fmt = request.GET.get("format")
+        if fmt is not None:
+            return fmt == "json"
+    return "text/html" not in request.META.get("HTTP_ACCEPT", "")
 
 
 def _query(route: Route, body: bytes) -> Query | None:

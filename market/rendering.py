@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpResponse
 
 from breeze.gateway.answers import MarketAnswer
+from common.responses import finished
 
 
 def as_of_text(answer: MarketAnswer) -> str:
@@ -49,7 +50,5 @@ def answer_headers(answer: MarketAnswer) -> dict[str, str]:
 
 def answer_response(answer: MarketAnswer, headers: dict[str, str] | None = None) -> HttpResponse:
     response = HttpResponse(answer_body(answer), content_type="application/json")
-    for name, value in {**answer_headers(answer), **(headers or {})}.items():
-        response[name] = value
     response["Vary"] = "Accept"  # the same URL renders the browsable API for browsers
-    return response
+    return finished(response, {**answer_headers(answer), **(headers or {})})

@@ -20,7 +20,7 @@ from common.schema import error_responses
 from market import serializers as shapes
 from market import services
 from market.batch import quotes_batch
-from market.front_door import session_of
+from market.front_door import query_of, session_of
 from market.rendering import answer_data, answer_response
 from sessions_admin.selectors import breeze_session_status
 
@@ -49,7 +49,7 @@ class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
         return session_of(request._request) or services.live_session()
 
     def create(self, request: Request) -> HttpResponseBase:
-        query = self._validated(request).query
+        query = query_of(request._request) or self._validated(request).query
         answer = self.service(
             query=query, session=self._session(request), account=request.user.account
         )

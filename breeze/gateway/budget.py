@@ -90,46 +90,53 @@ def _reserve(priority: str) -> int:
 
 # --- Redis: one Lua script -----------------------------------------------------------------
 
-_TAKE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window_ms = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2]) - tonumber(ARGV[3])
-local per_day = tonumber(ARGV[4])
-local account_day = tonumber(ARGV[5])
-local account_minute = tonumber(ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window_ms)
-local paused = tonumber(redis.call('GET', KEYS[6]) or '0')
-if paused > now then return {0, paused - now, 'window'} end
-if ARGV[7] == '1' and tonumber(redis.call('GET', KEYS[5]) or '0') > 0 then
-  return {0, 250, 'yield'}
-end
-local used = redis.call('ZCARD', KEYS[1])
-if used >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local retry = window_ms
-  if oldest[2] then retry = tonumber(oldest[2]) + window_ms - now end
-  return {0, retry, 'window'}
-end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= per_day then return {0, 0, 'day'} end
-if KEYS[3] ~= KEYS[2] then
-  if account_day > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= account_day then
-    return {0, 0, 'account_day'}
+# The budget's rules in Lua, as a function of its keys K and arguments A, so that the flight's
+# one-round-trip start (breeze.gateway.fetch) can take a slot in the same script.
+TAKE_FUNCTION = """
+local function take(K, A)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local window_ms = tonumber(A[1])
+  local limit = tonumber(A[2]) - tonumber(A[3])
+  local per_day = tonumber(A[4])
+  local account_day = tonumber(A[5])
+  local account_minute = tonumber(A[6])
+  redis.call('ZREMRANGEBYSCORE', K[1], '-inf', now - window_ms)
+  local paused = tonumber(redis.call('GET', K[6]) or '0')
+  if paused > now then return {0, paused - now, 'window'} end
+  if A[7] == '1' and tonumber(redis.call('GET', K[5]) or '0') > 0 then
+    return {0, 250, 'yield'}
   end
-  if account_minute > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= account_minute then
-    return {0, 60000 - (now % 60000), 'account_minute'}
+  local used = redis.call('ZCARD', K[1])
+  if used >= limit then
+    local oldest = redis.call('ZRANGE', K[1], 0, 0, 'WITHSCORES')
+    local retry = window_ms
+    if oldest[2] then retry = tonumber(oldest[2]) + window_ms - now end
+    return {0, retry, 'window'}
   end
-  redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[9])
-  redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], 120)
+  if tonumber(redis.call('GET', K[2]) or '0') >= per_day then return {0, 0, 'day'} end
+  if K[3] ~= K[2] then
+    if account_day > 0 and tonumber(redis.call('GET', K[3]) or '0') >= account_day then
+      return {0, 0, 'account_day'}
+    end
+    if account_minute > 0 and tonumber(redis.call('GET', K[4]) or '0') >= account_minute then
+      return {0, 60000 - (now % 60000), 'account_minute'}
+    end
+    redis.call('INCR', K[3])
+    redis.call('EXPIRE', K[3], A[9])
+    redis.call('INCR', K[4])
+    redis.call('EXPIRE', K[4], 120)
+  end
+  redis.call('ZADD', K[1], now, A[8])
+  redis.call('PEXPIRE', K[1], window_ms)
+  redis.call('INCR', K[2])
+  redis.call('EXPIRE', K[2], A[9])
+  return {1, 0, ''}
 end
-redis.call('ZADD', KEYS[1], now, ARGV[8])
-redis.call('PEXPIRE', KEYS[1], window_ms)
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[9])
-return {1, 0, ''}
 """
+TAKE_KEYS = 6  # how many KEYS and ARGV the function's callers pass first
+TAKE_ARGS = 9
+_TAKE = TAKE_FUNCTION + "return take(KEYS, ARGV)"
 
 
 _take_script: Any = None
@@ -143,7 +150,10 @@ def _script(r: store.Redis) -> Any:
     return _take_script
 
 
-def _take_redis(r: store.Redis, priority: str, account: Account | None, yields: bool) -> Outcome:
+def redis_take_arguments(
+    r: store.Redis, priority: str, account: Account | None, *, yields: bool = False
+) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of :data:`TAKE_FUNCTION` for one call."""
     day = ist_date_key()
     day_key = r.make_key(_day_key(day))
     if account is not None:
@@ -153,30 +163,38 @@ def _take_redis(r: store.Redis, priority: str, account: Account | None, yields: 
             r.make_key(_account_minute_key(account.name, minute)),
         ]
     else:
-        account_keys = [day_key, day_key]  # the script skips the account when KEYS[3] == KEYS[2]
-    granted, retry_ms, reason = _script(r)(
-        keys=[
-            r.make_key(WINDOW_KEY),
-            day_key,
-            *account_keys,
-            r.make_key(WAITING_KEY),
-            r.make_key(PAUSED_KEY),
-        ],
-        args=[
-            WINDOW_S * 1000,
-            settings.BREEZE_RATE_PER_MIN,
-            _reserve(priority),
-            settings.BREEZE_RATE_PER_DAY,
-            account.per_day if account else 0,
-            account.per_minute if account else 0,
-            "1" if yields else "0",
-            uuid.uuid4().hex,
-            DAY_TTL_S,
-        ],
-        client=r.client,
-    )
+        account_keys = [day_key, day_key]  # the script skips the account when K[3] == K[2]
+    keys = [
+        r.make_key(WINDOW_KEY),
+        day_key,
+        *account_keys,
+        r.make_key(WAITING_KEY),
+        r.make_key(PAUSED_KEY),
+    ]
+    args = [
+        WINDOW_S * 1000,
+        settings.BREEZE_RATE_PER_MIN,
+        _reserve(priority),
+        settings.BREEZE_RATE_PER_DAY,
+        account.per_day if account else 0,
+        account.per_minute if account else 0,
+        "1" if yields else "0",
+        uuid.uuid4().hex,
+        DAY_TTL_S,
+    ]
+    return keys, args
+
+
+def outcome_of(reply: list[Any]) -> Outcome:
+    """The script's ``{granted, retry_ms, reason}`` as an :class:`Outcome`."""
+    granted, retry_ms, reason = reply
     reason = reason.decode() if isinstance(reason, bytes) else str(reason)
     return Outcome(bool(granted), max(0.0, float(retry_ms) / 1000), reason)
+
+
+def _take_redis(r: store.Redis, priority: str, account: Account | None, yields: bool) -> Outcome:
+    keys, args = redis_take_arguments(r, priority, account, yields=yields)
+    return outcome_of(_script(r)(keys=keys, args=args, client=r.client))
 
 
 # --- local memory (one process): the same rules under a lock --------------------------------
@@ -227,16 +245,22 @@ def _take(priority: str, account: Account | None, *, queued: bool) -> Outcome:
 
 
 def acquire(
-    *, priority: str = INTERACTIVE, account: Account | None = None, wait_s: float | None = None
+    *,
+    priority: str = INTERACTIVE,
+    account: Account | None = None,
+    wait_s: float | None = None,
+    first: Outcome | None = None,
 ) -> None:
-    """Take one call from the budget (charged to ``account``), waiting up to ``wait_s``."""
+    """Take one call from the budget (charged to ``account``), waiting up to ``wait_s``.
+    ``first``: the outcome of a first try the caller already made in its own round trip."""
     wait_s = settings.BREEZE_QUEUE_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     waiting = False
     try:
         queued = False
         while True:
-            outcome = _take(priority, account, queued=queued)
+            outcome = first or _take(priority, account, queued=queued)
+            first = None
             if outcome.granted:
                 return
             _refuse_for_good(outcome, account)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 
+from breeze import store
 from breeze.gateway import breaker, budget, errors, flight
 from breeze.gateway.answers import MarketAnswer
 from breeze.gateway.client import SessionCredentials, client_for
@@ -53,11 +55,16 @@ def fetch(
     when Breeze is actually called), kept fresh for ``ttl_s`` seconds."""
     key = flight.answer_key(query)
 
-    def load(flight_id: str, breaker_state: dict) -> MarketAnswer:
+    def load(flight_id: str, breaker_state: dict, started: flight.Started | None) -> MarketAnswer:
         grant: breaker.Pass | None = None
         try:
-            grant = breaker.before_call(breaker_state)
-            budget.acquire(priority=priority, account=account)
+            if started is None:
+                grant = breaker.before_call(breaker_state)
+                budget.acquire(priority=priority, account=account)
+            else:  # begun in one round trip: breaker closed, lock held, a budget slot tried
+                grant = breaker.Pass(failures=started.failures)
+                if not started.budget.granted:
+                    budget.acquire(priority=priority, account=account, first=started.budget)
             rows = client_for(credentials()).answer(query)
             now = time.time()
             answer = MarketAnswer.from_rows(
@@ -79,10 +86,71 @@ def fetch(
         return answer
 
     wait_s = settings.BREEZE_TIMEOUT_S + settings.BREEZE_QUEUE_WAIT_S + 1
+    r = store.redis()
+    begin = _beginner(r, key, priority, account, wait_s) if r is not None else None
     try:
-        return flight.single_flight(key, session_id, load, wait_s=wait_s, extra_keys=breaker.KEYS)
+        return flight.single_flight(
+            key, session_id, load, wait_s=wait_s, extra_keys=breaker.KEYS, begin=begin
+        )
     except errors.CircuitOpen:
         stale = flight.get_stale(key)
         if stale is not None:
             return stale
         raise
+
+
+# --- the start of a flight in one round trip (Redis) ---------------------------------------
+
+_BEGIN = (
+    budget.TAKE_FUNCTION
+    + """
+-- KEYS: the budget's first, then answer, remembered error, lock, breaker open marker, failures.
+-- ARGV: the budget's first, then this flight's id (encoded) and the lock's TTL in ms.
+local n, m = TAKE_KEYS, TAKE_ARGS
+local answer = redis.call('GET', KEYS[n + 1])
+if answer then return {'answer', answer} end
+local remembered = redis.call('GET', KEYS[n + 2])
+if remembered then return {'error', remembered} end
+local holder = redis.call('GET', KEYS[n + 3])
+if holder then return {'follow'} end
+if redis.call('EXISTS', KEYS[n + 4]) == 1 then return {'breaker'} end
+redis.call('SET', KEYS[n + 3], ARGV[m + 1], 'PX', ARGV[m + 2])
+local K, A = {}, {}
+for i = 1, n do K[i] = KEYS[i] end
+for i = 1, m do A[i] = ARGV[i] end
+local slot = take(K, A)
+return {'lead', slot, redis.call('GET', KEYS[n + 5]) or '0'}
+""".replace("TAKE_KEYS", str(budget.TAKE_KEYS)).replace("TAKE_ARGS", str(budget.TAKE_ARGS))
+)
+_begin_script: Any = None
+
+
+def _beginner(
+    r: store.Redis, key: str, priority: str, account: budget.Account | None, wait_s: float
+) -> flight.Begin:
+    """The usual start of a flight as one script: look for the answer or a remembered error;
+    unless someone else is fetching it or the breaker is not closed, take the lock and try for
+    a budget slot. (Otherwise the flight starts the usual way, in several round trips.)"""
+
+    def begin(flight_id: str) -> flight.Started:
+        global _begin_script  # a per-process handle on the script text, not shared state
+        if _begin_script is None:
+            _begin_script = r.client.register_script(_BEGIN)
+        budget_keys, budget_args = budget.redis_take_arguments(r, priority, account)
+        names = [
+            flight.lock_key(key) if name == "lock" else name
+            for name in (key, flight.error_key(key), "lock", *breaker.KEYS)
+        ]
+        reply = _begin_script(
+            keys=[*budget_keys, *[r.make_key(name) for name in names]],
+            args=[*budget_args, r.encode(flight_id), max(1, int(wait_s * 1000) + 1000)],
+            client=r.client,
+        )
+        kind = reply[0].decode()
+        if kind in ("answer", "error"):
+            return flight.Started(kind, r.decode(reply[1]))
+        if kind == "lead":
+            return flight.Started(kind, budget=budget.outcome_of(reply[1]), failures=int(reply[2]))
+        return flight.Started(kind)
+
+    return begin

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -39,8 +40,26 @@ logger = logging.getLogger("breeze.gateway")
 
 FLIGHT_ERROR_TTL_S = 2.0
 
-# Given the flight's id and the extra keys read with the answer; stores and releases via finish.
-Load = Callable[[str, dict[str, Any]], MarketAnswer]
+# Given the flight's id, the extra keys read with the answer and what a one-round-trip start
+# already did (see Started); stores the answer and releases the lock via finish.
+Load = Callable[[str, dict[str, Any], "Started | None"], MarketAnswer]
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a flight's one-round-trip start found (``breeze.gateway.fetch`` makes it with Redis).
+
+    ``kind`` is "answer" (``value``: the stored answer), "error" (``value``: a remembered
+    error), "lead" (this flight holds the lock; ``budget``: its first try for a budget slot;
+    ``failures``: the breaker's count), or anything else for "carry on the usual way"."""
+
+    kind: str
+    value: Any = None
+    budget: Any = None
+    failures: int = 0
+
+
+Begin = Callable[[str], Started]
 
 
 def answer_key(query: Query) -> str:
@@ -77,10 +96,12 @@ def single_flight(
     *,
     wait_s: float,
     extra_keys: Sequence[str] = (),
+    begin: Begin | None = None,
 ) -> MarketAnswer:
     """The stored answer for ``key`` fetched with session ``session_id``, or ``load``'s, calling
     it at most once at a time for ``key`` fleet-wide. ``extra_keys`` are read in the same round
-    trip as the answer and handed to ``load`` (the breaker's state)."""
+    trip as the answer and handed to ``load`` (the breaker's state); ``begin``, if given, tries
+    the whole start of the flight in one round trip first."""
     deadline = time.monotonic() + wait_s
     while True:
         with _inflight_lock:
@@ -99,7 +120,7 @@ def single_flight(
         except errors.AccountBudgetExhausted:
             continue  # the leader's client was over its share, not ours: try ourselves
     try:
-        answer = _fleet_flight(key, session_id, load, deadline, extra_keys)
+        answer = _fleet_flight(key, session_id, load, deadline, extra_keys, begin)
     except BaseException as exc:
         future.set_exception(exc)
         raise
@@ -112,8 +133,23 @@ def single_flight(
 
 
 def _fleet_flight(
-    key: str, session_id: int, load: Load, deadline: float, extra_keys: Sequence[str]
+    key: str,
+    session_id: int,
+    load: Load,
+    deadline: float,
+    extra_keys: Sequence[str],
+    begin: Begin | None,
 ) -> MarketAnswer:
+    if begin is not None:
+        mine = uuid.uuid4().hex
+        started = begin(mine)
+        if started.kind == "answer" and started.value[0] == session_id:
+            return MarketAnswer.from_stored(started.value, served_as="hit")
+        if started.kind == "error":
+            raise errors.rebuild(started.value)
+        if started.kind == "lead":
+            return load(mine, {}, started)
+        # Someone else's flight, the breaker, or another session's answer: the usual way.
     pause = 0.005
     seen_flight: str | None = None
     while time.monotonic() < deadline:
@@ -133,7 +169,7 @@ def _fleet_flight(
             mine = uuid.uuid4().hex
             lock_ttl = max(1, int(deadline - time.monotonic() + 1))
             if cache.add(lock_key(key), mine, timeout=lock_ttl):
-                return load(mine, {name: found[name] for name in extra_keys if name in found})
+                return load(mine, {name: found[name] for name in extra_keys if name in found}, None)
             continue  # another instance took the lock first: follow it
         seen_flight = flight
         time.sleep(pause)
