@@ -45,8 +45,12 @@ class Plan:
     gets: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def counter(self) -> tuple[str, int] | None:
+        return (self.quota_key, quota.COUNTER_TTL_S) if self.quota_key else None
+
+    @property
     def counters(self) -> list[tuple[str, int]]:
-        return [(self.quota_key, quota.COUNTER_TTL_S)] if self.quota_key else []
+        return [self.counter] if self.counter else []
 
 
 @dataclass(frozen=True)

@@ -302,9 +302,13 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
     scenarios.activate_session(budget_urls[0], setup.admin_key, control2.new_session(),
                                setup.client_key)  # fmt: skip
     control2.call("POST", "reset")  # forget the activation's customerdetails call
+    # Two client keys, one per instance: a key may spend only its share of the minute
+    # (BREEZE_KEY_CALLS_PER_MINUTE, half the budget), so one key alone could not fill it.
+    second_key = client_key_for(f"{run_id}-b", base_env(**db_env)) if setup.client_key else None
     budget = scenarios.rate_budget_load(
-        budget_urls, setup.client_key, blocks, rate_per_s=15.0, duration_s=d.budget_s
-    )
+        budget_urls, [setup.client_key, second_key], blocks, rate_per_s=15.0,
+        duration_s=d.budget_s,
+    )  # fmt: skip
     time.sleep(0.5)
     ensure_alive([child for child, _, _ in instances] + [sim2], "row 5")
     budget.sim = control2.stats()

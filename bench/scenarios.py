@@ -233,19 +233,23 @@ class BudgetResult:
 
 
 def rate_budget_load(
-    proxy_urls: list[str], client_key: str | None, blocks: IndexBlocks, *, rate_per_s: float,
-    duration_s: float,
+    proxy_urls: list[str], client_keys: list[str | None], blocks: IndexBlocks, *,
+    rate_per_s: float, duration_s: float,
 ) -> BudgetResult:  # fmt: skip
     """Open-loop load: request i leaves at t0 + i / rate whatever earlier answers did, split
-    round-robin over the instances, alternating a never-repeated option quote (interactive
-    priority) and a never-repeated historical window (bulk priority)."""
+    round-robin over the instances (instance n sends client_keys[n], so each key can spend
+    its own share), alternating a never-repeated option quote (interactive priority) and a
+    never-repeated historical window (bulk priority)."""
     total = int(rate_per_s * duration_s)
     options = option_quotes()
     first, _ = blocks.take(1, total)
     result = BudgetResult(duration_s=duration_s, sent=total)
     lock = threading.Lock()
     local = threading.local()
-    headers = {"Content-Type": "application/json", **key_header(client_key)}
+    headers_for = {
+        url: {"Content-Type": "application/json", **key_header(client_keys[n % len(client_keys)])}
+        for n, url in enumerate(proxy_urls)
+    }
 
     def conn_for(url: str) -> http.client.HTTPConnection:
         conns = getattr(local, "conns", None)
@@ -269,7 +273,7 @@ def rate_budget_load(
         url, path, body = jobs[i]
         conn = conn_for(url)
         try:
-            conn.request("POST", path, body=json.dumps(body), headers=headers)
+            conn.request("POST", path, body=json.dumps(body), headers=headers_for[url])
             response = conn.getresponse()
             response.read()
             status, retry_after = response.status, response.getheader("Retry-After")

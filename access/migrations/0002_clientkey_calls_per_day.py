@@ -5,20 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('access', '0001_initial'),
+        ("access", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clientkey',
-            name='calls_per_day',
-            field=models.PositiveIntegerField(blank=True, default=0, help_text="The most Breeze calls this key's requests may cause in an IST day; 0 means the default share (BREEZE_KEY_CALLS_PER_DAY)."),
+            model_name="clientkey",
+            name="calls_per_day",
+            field=models.PositiveIntegerField(
+                blank=True,
+                default=0,
+                help_text="The most Breeze calls this key's requests may cause in an IST day; 0 means the default share (BREEZE_KEY_CALLS_PER_DAY).",
+            ),
         ),
         migrations.AlterField(
-            model_name='clientkey',
-            name='per_minute_quota',
-            field=models.PositiveIntegerField(default=600, help_text='Requests a minute (answers from the cache count too).', validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="clientkey",
+            name="per_minute_quota",
+            field=models.PositiveIntegerField(
+                default=600,
+                help_text="Requests a minute (answers from the cache count too).",
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
     ]
