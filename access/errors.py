@@ -48,6 +48,14 @@ class ClientKeyRevoked(ClientKeyError):
     message = "This client key has been revoked."
 
 
+class ClientKeyLookupsLimited(ProxyError, drf_exceptions.APIException):
+    """Too many keys the proxy does not know, from one address: refused before the database."""
+
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    code = "client_key_lookups_limited"
+    message = "Too many unknown client keys from this address; try again later."
+
+
 class OriginNotAllowed(ProxyError, drf_exceptions.PermissionDenied):
     status_code = HTTPStatus.FORBIDDEN
     code = "origin_not_allowed"

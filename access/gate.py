@@ -177,10 +177,35 @@ def _principal(plan: Plan, found: dict[str, Any]) -> tuple[Principal, KeyRecord 
 
 def _record(plan: Plan, found: dict[str, Any]) -> KeyRecord | None:
     cache_key = key_cache_key(plan.digest)
-    cached = found[cache_key] if cache_key in found else client_key_get_by_digest(plan.digest)
+    if cache_key in found:
+        cached = found[cache_key]
+    else:
+        _limit_lookups(plan)
+        cached = client_key_get_by_digest(plan.digest)
     if not cached or not hmac.compare_digest(cached.digest, plan.digest):
         return None
     return cached
+
+
+def _limit_lookups(plan: Plan) -> None:
+    """Only a key the store does not know costs a database query. An address may cause at most
+    ``BREEZE_KEY_LOOKUPS_PER_MINUTE`` of those and the fleet
+    ``BREEZE_KEY_LOOKUPS_GLOBAL_PER_MINUTE`` (real keys are remembered for an hour, so a real
+    client needs one now and then), so a flood of made-up keys, from one address or many, is
+    refused before the database."""
+    window = quota.window_of(plan.now)
+    who = plan.source_ip or "unknown"
+    _, (mine, everyone) = store.exchange(
+        counters=[
+            (f"key-lookups:{who}:{window}", quota.COUNTER_TTL_S),
+            (f"key-lookups:all:{window}", quota.COUNTER_TTL_S),
+        ]
+    )
+    if (
+        mine > settings.BREEZE_KEY_LOOKUPS_PER_MINUTE
+        or everyone > settings.BREEZE_KEY_LOOKUPS_GLOBAL_PER_MINUTE
+    ):
+        raise errors.ClientKeyLookupsLimited(retry_after=quota.reset_s(plan.now))
 
 
 def _check_origin(record: KeyRecord | None, origin: str | None) -> None:

@@ -1,8 +1,8 @@
-"""Reading client keys. The lookup every market request makes is answered from the shared store
-for ``BREEZE_CLIENT_KEY_CACHE_TTL_S``: a known key as its :class:`KeyRecord`, an unknown digest
-as ``False`` (so a flood of made-up keys does not reach the database either).
-``access.signals`` drops the entry whenever a key row changes, so a revocation takes effect at
-once on every instance."""
+"""Reading client keys. The lookup every market request makes is answered from the shared store:
+a known key as its :class:`KeyRecord` (for ``BREEZE_CLIENT_KEY_CACHE_TTL_S``), an unknown digest
+as ``False`` (for ``BREEZE_UNKNOWN_KEY_CACHE_TTL_S``, so a repeated made-up key does not reach
+the database either). ``access.signals`` writes the fresh record whenever a key row changes, so
+a revocation takes effect at once on every instance."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def key_cache_key(digest: str) -> str:
     return f"client-key:v2:{digest}"
 
 
-def _record(row: ClientKey) -> KeyRecord:
+def record_of(row: ClientKey) -> KeyRecord:
     return KeyRecord(
         id=row.pk,
         name=row.name,
@@ -50,8 +50,14 @@ def client_key_get_by_digest(digest: str) -> KeyRecord | None:
     """The key whose digest is ``digest``, from the database, remembered in the store (the
     caller has already looked in the store, in its own round trip)."""
     row = ClientKey.objects.filter(key_digest=digest).first()
-    record = _record(row) if row is not None else None
-    cache.set(key_cache_key(digest), record or False, settings.BREEZE_CLIENT_KEY_CACHE_TTL_S)
+    record = record_of(row) if row is not None else None
+    # add, never set: a change committed meanwhile has written the fresh record (signals).
+    ttl = (
+        settings.BREEZE_CLIENT_KEY_CACHE_TTL_S
+        if record
+        else settings.BREEZE_UNKNOWN_KEY_CACHE_TTL_S
+    )
+    cache.add(key_cache_key(digest), record or False, ttl)
     return record
 
 

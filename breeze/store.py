@@ -16,6 +16,7 @@ evicted to make room for cached answers, which are bounded by construction inste
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,58 @@ def count_and_read(
         key: r.decode(value) for key, value in zip(gets, values, strict=True) if value is not None
     }
     return found, counts
+
+
+@dataclass(frozen=True)
+class Memory:
+    policy: str
+    used: int
+    limit: int  # 0: no maxmemory
+
+    @property
+    def fill(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
+
+
+_memory_seen: tuple[float, Memory | None] = (0.0, None)
+MEMORY_CHECK_S = 5.0
+ANSWERS_HIGH_WATER = 0.8  # above this share of maxmemory, answers are no longer stored
+
+
+def memory(*, fresh: bool = False) -> Memory | None:
+    """The Redis's eviction policy and memory use (``INFO memory``), read at most every few
+    seconds per process; None with the local-memory cache."""
+    global _memory_seen  # a per-process reading of the shared store, not shared state
+    r = redis()
+    if r is None:
+        return None
+    seen_at, seen = _memory_seen
+    if fresh or seen is None or time.monotonic() - seen_at > MEMORY_CHECK_S:
+        info = r.client.info("memory")
+        seen = Memory(
+            policy=str(info.get("maxmemory_policy", "")),
+            used=int(info.get("used_memory", 0)),
+            limit=int(info.get("maxmemory", 0)),
+        )
+        _memory_seen = (time.monotonic(), seen)
+    return seen
+
+
+def forget_memory_reading() -> None:
+    """Read Redis's memory afresh next time (tests, and after configuration changes)."""
+    global _memory_seen
+    _memory_seen = (0.0, None)
+
+
+def has_room_for_answers() -> bool:
+    """Whether cached answers may still be written: the counters that protect the fleet keep
+    the last fifth of Redis's memory for themselves (with ``noeviction``, a full Redis refuses
+    writes instead of evicting, so it must never fill up with answers)."""
+    try:
+        reading = memory()
+    except Exception:  # the store is failing: the write would fail too, and that is logged
+        return True
+    return reading is None or reading.fill < ANSWERS_HIGH_WATER
 
 
 def count(key: str, ttl_s: int) -> int:

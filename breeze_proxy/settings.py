@@ -81,7 +81,14 @@ BREEZE_CLIENT_KEY_PEPPER = (
 REDACT_VALUES += [BREEZE_CLIENT_KEY_PEPPER]
 # The embedded sandbox is open by default; production requires X-Proxy-Key on market calls.
 BREEZE_REQUIRE_CLIENT_KEY = env.bool("BREEZE_REQUIRE_CLIENT_KEY", default=not BREEZE_SANDBOX)
-BREEZE_CLIENT_KEY_CACHE_TTL_S = env.float("BREEZE_CLIENT_KEY_CACHE_TTL_S", default=30.0)
+# A known key's record is remembered for an hour: every change to a key writes the fresh record
+# through (access.signals), so a long TTL never delays a revocation. Unknown keys: a minute.
+BREEZE_CLIENT_KEY_CACHE_TTL_S = env.float("BREEZE_CLIENT_KEY_CACHE_TTL_S", default=3600.0)
+BREEZE_UNKNOWN_KEY_CACHE_TTL_S = env.float("BREEZE_UNKNOWN_KEY_CACHE_TTL_S", default=60.0)
+# Keys the store does not know cost a database query: this many a minute per address and
+# for the whole fleet, then such requests are refused (429) before the database.
+BREEZE_KEY_LOOKUPS_PER_MINUTE = env.int("BREEZE_KEY_LOOKUPS_PER_MINUTE", default=30)
+BREEZE_KEY_LOOKUPS_GLOBAL_PER_MINUTE = env.int("BREEZE_KEY_LOOKUPS_GLOBAL_PER_MINUTE", default=300)
 BREEZE_ADMIN_LOCKOUT_PER_IP = env.int("BREEZE_ADMIN_LOCKOUT_PER_IP", default=5)
 BREEZE_ADMIN_LOCKOUT_GLOBAL = env.int("BREEZE_ADMIN_LOCKOUT_GLOBAL", default=50)
 BREEZE_ADMIN_LOCKOUT_WINDOW_S = env.int("BREEZE_ADMIN_LOCKOUT_WINDOW_S", default=15 * 60)
@@ -95,7 +102,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+# A username and address together: behind a shared front end one address is everyone, and a
+# username alone would let anyone lock out a member of staff.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "common.network.client_ip"
 
@@ -163,6 +172,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
+    }
+elif env.bool("DB_POOL", default=not TESTING):
+    # One pool of connections per worker process (psycopg's pool, through Django), sized to
+    # the worker's threads: a thread holds a connection only while it runs a query, and most
+    # requests never touch the database, so PostgreSQL sees at most workers x DB_POOL_MAX_SIZE
+    # connections per instance however long they live.
+    _threads = env.int("GUNICORN_THREADS", default=80 // env.int("WEB_CONCURRENCY", default=2))
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=_threads),
+            "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
+            "max_idle": 300,
+        }
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -49,3 +49,29 @@ def shared_state_check(app_configs: Any, **kwargs: Any) -> list[CheckWarning]:
             )
         ]
     return []
+
+
+@register()
+def eviction_policy_check(app_configs: Any, **kwargs: Any) -> list[CheckWarning]:
+    """market.W002: the shared Redis must not evict. It holds the counters that protect the
+    fleet (lockouts, quotas, the budget, the breaker) next to cached answers; under an evicting
+    policy a full Redis would drop a lockout or a budget window to make room for a quote."""
+    from breeze import store
+
+    try:
+        reading = store.memory(fresh=True)
+    except Exception as exc:  # unreachable Redis is reported by the requests that need it
+        logger.warning("could not read the Redis eviction policy", extra={"error": str(exc)})
+        return []
+    if reading is None or reading.policy == "noeviction":
+        return []
+    return [
+        CheckWarning(
+            f"Redis maxmemory-policy is {reading.policy!r}: the counters that protect Breeze "
+            "(lockouts, quotas, budget windows, breaker) can be evicted under memory pressure.",
+            hint="Configure the Redis behind REDIS_URL with maxmemory-policy noeviction "
+            "(Memorystore: the maxmemory-policy configuration); cached answers are bounded "
+            "by the proxy itself.",
+            id="market.W002",
+        )
+    ]

@@ -22,7 +22,7 @@ from market import services
 from market.batch import quotes_batch
 from market.front_door import query_of, session_of
 from market.rendering import answer_data, answer_response
-from sessions_admin.selectors import breeze_session_status
+from sessions_admin.selectors import breeze_session_status_cached
 
 _ERRORS = error_responses(400, 401, 403, 404, 413, 415, 429, 502, 503, 504)
 
@@ -139,14 +139,15 @@ class HealthSerializer(serializers.Serializer):
 
 
 class HealthView(APIView):
-    """Readiness for people and dashboards: reads the session state, never calls Breeze."""
+    """Readiness for people and dashboards: the session state (from the store for up to two
+    seconds, so probes cost no query), never a call to Breeze."""
 
     authentication_classes: list = []
     permission_classes: list = []
 
     @extend_schema(responses={200: HealthSerializer}, summary="Proxy and session health")
     def get(self, request: Request) -> Response:
-        state = breeze_session_status()
+        state = breeze_session_status_cached()
         return Response(
             {
                 "status": "ok",

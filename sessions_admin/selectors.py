@@ -21,6 +21,8 @@ from sessions_admin.models import BreezeSession
 
 LIVE_SESSION_CACHE_KEY = "breeze-session:live:v2"
 LIVE_SESSION_CACHE_TTL_S = 5.0
+STATUS_CACHE_KEY = "breeze-session:status:v1"
+STATUS_CACHE_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,13 @@ def breeze_session_status(*, now: datetime | None = None) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def breeze_session_status_cached() -> dict[str, Any]:
+    """:func:`breeze_session_status` as the open health endpoint serves it: from the store for
+    up to two seconds (every session change drops it), so a flood of probes costs no query."""
+    status = cache.get(STATUS_CACHE_KEY)
+    if status is None:
+        status = breeze_session_status()
+        cache.set(STATUS_CACHE_KEY, status, STATUS_CACHE_TTL_S)
+    return status

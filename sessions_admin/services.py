@@ -21,8 +21,9 @@ from breeze.errors import ProxyError
 from breeze.gateway import budget
 from breeze.gateway import client as gateway
 from breeze.gateway.errors import BreezeError, SessionMissing
+from sessions_admin.fields import Unreadable
 from sessions_admin.models import BreezeSession
-from sessions_admin.selectors import LIVE_SESSION_CACHE_KEY
+from sessions_admin.selectors import LIVE_SESSION_CACHE_KEY, STATUS_CACHE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def clean_session_token(raw: str) -> str:
 
 
 def _forget_live_session() -> None:
-    cache.delete(LIVE_SESSION_CACHE_KEY)
+    cache.delete_many([LIVE_SESSION_CACHE_KEY, STATUS_CACHE_KEY])
 
 
 def breeze_session_activate(
@@ -87,6 +88,7 @@ def breeze_session_activate(
         BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
             status=BreezeSession.Status.REPLACED, ended_at=now
         )
+        _wipe_ended_secrets(now)
         session = BreezeSession.objects.create(
             status=BreezeSession.Status.ACTIVE,
             api_session=token,
@@ -141,9 +143,13 @@ def breeze_session_clear(
     *, cleared_by: str, now: datetime | None = None, source_ip: str | None = None
 ) -> int:
     now = now or timezone.now()
-    count = BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
-        status=BreezeSession.Status.CLEARED, ended_at=now, last_error=f"cleared by {cleared_by}"
-    )
+    with transaction.atomic():
+        count = BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE).update(
+            status=BreezeSession.Status.CLEARED,
+            ended_at=now,
+            last_error=f"cleared by {cleared_by}",
+        )
+        _wipe_ended_secrets(now)
     _forget_live_session()
     audit_record(
         action=AuditEvent.Action.SESSION_CLEARED,
@@ -168,15 +174,36 @@ def breeze_session_mark_rejected(*, session_id: int, error: str) -> None:
         logger.warning("session rejected by Breeze", extra={"session_id": session_id})
 
 
-def breeze_session_reencrypt() -> int:
-    """Re-encrypt every stored token and key with the newest configured key (key rotation:
-    put the new key first in BREEZE_SESSION_ENCRYPTION_KEYS, run this, then drop the old)."""
-    rows = BreezeSession.objects.exclude(api_session="", session_key="")
-    count = 0
+def _wipe_ended_secrets(now: datetime) -> int:
+    """Forget the token and key of every session that can no longer be used: replaced,
+    cleared, failed, past its midnight, or rejected (a rejected session's token is kept until
+    the next activation or clear, for ``regenerate``)."""
+    live = BreezeSession.objects.filter(status=BreezeSession.Status.ACTIVE, expires_at__gt=now)
+    ended = BreezeSession.objects.exclude(pk__in=live.values("pk")).exclude(
+        api_session="", session_key=""
+    )
+    return ended.update(api_session="", session_key="")
+
+
+def breeze_session_reencrypt(*, now: datetime | None = None) -> dict[str, int]:
+    """Re-encrypt the live session's token and key with the newest configured key (rotation:
+    put the new key first in BREEZE_SESSION_ENCRYPTION_KEYS, run this, then drop the old).
+
+    Ended sessions' secrets are wiped rather than re-encrypted; a secret no configured key can
+    read (the old key was dropped too early) is wiped as well, and counted, so the command can
+    say that the live session must be activated again."""
+    now = now or timezone.now()
+    result = {"reencrypted": 0, "wiped": 0, "unreadable": 0}
     with transaction.atomic():
+        result["wiped"] = _wipe_ended_secrets(now)
+        rows = BreezeSession.objects.exclude(api_session="", session_key="")
         for row in rows.select_for_update():
+            if isinstance(row.api_session, Unreadable) or isinstance(row.session_key, Unreadable):
+                row.api_session = row.session_key = ""
+                result["unreadable"] += 1
+            else:
+                result["reencrypted"] += 1
             # Reading decrypted with whichever key matches; saving encrypts with the first.
             row.save(update_fields=["api_session", "session_key"])
-            count += 1
     _forget_live_session()
-    return count
+    return result

@@ -208,13 +208,16 @@ def finish(
 
 
 def _storable(key: str, answer: MarketAnswer) -> bool:
-    if len(answer.rows_json) <= settings.BREEZE_CACHE_MAX_ENTRY_BYTES:
-        return True
-    logger.warning(
-        "answer too large to cache",
-        extra={"bytes": len(answer.rows_json), "limit": settings.BREEZE_CACHE_MAX_ENTRY_BYTES},
-    )
-    return False
+    if len(answer.rows_json) > settings.BREEZE_CACHE_MAX_ENTRY_BYTES:
+        logger.warning(
+            "answer too large to cache",
+            extra={"bytes": len(answer.rows_json), "limit": settings.BREEZE_CACHE_MAX_ENTRY_BYTES},
+        )
+        return False
+    if not store.has_room_for_answers():
+        logger.warning("shared store near its memory limit: answer not cached")
+        return False
+    return True
 
 
 def get_stale(key: str) -> MarketAnswer | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from unittest.mock import patch
 
 import pytest
 
+from access import errors
 from access.services import client_key_revoke
 from tests.access.conftest import KEY_HEADER, QUOTE
 
@@ -69,11 +71,14 @@ def test_unknown_key_is_401_client_key_invalid(api, live_session, make_key):
     assert response["WWW-Authenticate"].startswith("X-Proxy-Key")
 
 
-def test_revoked_key_is_401_even_right_after_a_cached_success(api, live_session, make_key):
+def test_revoked_key_is_401_even_right_after_a_cached_success(
+    api, live_session, make_key, django_capture_on_commit_callbacks
+):
     key, raw = make_key()
     assert _quote(api, **{KEY_HEADER: raw}).status_code == HTTPStatus.OK  # lookup now cached
 
-    client_key_revoke(key=key, revoked_by="test")
+    with django_capture_on_commit_callbacks(execute=True):  # the revocation commits
+        client_key_revoke(key=key, revoked_by="test")
     response = _quote(api, **{KEY_HEADER: raw})
 
     _assert_refused(response, HTTPStatus.UNAUTHORIZED, "client_key_revoked")
@@ -180,3 +185,48 @@ def test_scope_refusal_in_browsable_api_is_still_403_not_500(api, live_session, 
     )
 
     assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revocation_wins_over_a_lookup_that_started_before_it(live_session, make_key):
+    """The race: a request reads the key's row (still valid), the key is revoked and the
+    revocation commits, and only then does that request write what it read to the store. The
+    stale copy must not be served afterwards."""
+    import threading
+
+    from access import gate, selectors
+    from access.models import ClientKey
+
+    key, raw = make_key()
+    read_done, revoked = threading.Event(), threading.Event()
+    real_filter = ClientKey.objects.filter
+
+    def slow_filter(*args, **kwargs):
+        rows = list(real_filter(*args, **kwargs))  # the row as it was before the revocation
+        read_done.set()
+        revoked.wait(5)  # ... and the store is written only after the revocation committed
+
+        class Rows(list):
+            def first(self):
+                return self[0] if self else None
+
+        return Rows(rows)
+
+    def lookup():
+        from django.db import connections
+
+        try:
+            with patch.object(ClientKey.objects, "filter", slow_filter):
+                selectors.client_key_get_by_digest(key.key_digest)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    racer = threading.Thread(target=lookup)
+    racer.start()
+    read_done.wait(5)
+    client_key_revoke(key=key, revoked_by="test")  # autocommit: on_commit runs now
+    revoked.set()
+    racer.join(5)
+
+    with pytest.raises(errors.ClientKeyRevoked):
+        gate.admit(raw, source_ip="192.0.2.1", origin=None, scope="quotes")

@@ -50,8 +50,16 @@ class Command(BaseCommand):
                 count = services.breeze_session_clear(cleared_by="cli:clear")
                 self.stderr.write(f"Cleared {count} live session(s).")
             elif action == "rotate-keys":
-                count = services.breeze_session_reencrypt()
-                self.stderr.write(f"Re-encrypted {count} stored session(s) with the newest key.")
+                done = services.breeze_session_reencrypt()
+                self.stderr.write(
+                    f"Re-encrypted {done['reencrypted']} stored session(s) with the newest key; "
+                    f"wiped the secrets of {done['wiped']} ended session(s)."
+                )
+                if done["unreadable"]:
+                    self.stderr.write(
+                        f"{done['unreadable']} session(s) could not be read with any configured "
+                        "key and were wiped: activate today's session again."
+                    )
             self._print_status()
         except ProxyError as exc:
             raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
