@@ -22,8 +22,9 @@ from django.conf import settings
 
 from access import errors, lockout, quota
 from access.admin_key import admin_key_verify
+from access.audit import audit_record
 from access.keys import key_digest, key_is_well_formed
-from access.models import SCOPES, normalize_origin
+from access.models import SCOPES, AuditEvent, normalize_origin
 from access.principals import AdminPrincipal, AnonymousClient, ClientPrincipal, Principal
 from access.selectors import KeyRecord, client_key_get_by_digest, key_cache_key
 from access.services import client_key_mark_used
@@ -116,8 +117,16 @@ def decide(
     if not plan.quota_key or not principal.quota:
         return Access(principal, None)
     count = counts[0] if counts else store.count(plan.quota_key, quota.COUNTER_TTL_S)
-    if count == 1 and isinstance(principal, ClientPrincipal):
-        _note_used(principal.key_id)
+    if count == 1:  # the first request of the caller's minute: what is worth writing down
+        if isinstance(principal, ClientPrincipal):
+            _note_used(principal.key_id)
+        elif isinstance(principal, AdminPrincipal):
+            audit_record(
+                action=AuditEvent.Action.ADMIN_KEY_AS_CLIENT_KEY,
+                actor="admin-key",
+                source_ip=plan.source_ip,
+                details="market calls with the admin key in X-Proxy-Key (first of this minute)",
+            )
     return Access(principal, quota.rate_limit(quota=principal.quota, count=count, now=plan.now))
 
 

@@ -116,6 +116,7 @@ class AuditEvent(models.Model):
         CLIENT_KEY_REVOKED = "client_key_revoked", "Client key revoked"
         ADMIN_KEY_FAILURE = "admin_key_failure", "Wrong admin key"
         ADMIN_LOCKOUT = "admin_lockout", "Admin key locked out"
+        ADMIN_KEY_AS_CLIENT_KEY = "admin_key_as_client_key", "Admin key used as a client key"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -50,6 +50,7 @@ def _answer(query: QuoteQuery, session: LiveSession, account: Account | None) ->
         "as_of": as_of_text(answer),
         "stale": answer.cache == "stale",
         "cache": answer.cache,
+        "upstream_calls": answer.upstream_calls,
     }
 
 
@@ -74,4 +75,5 @@ def quotes_batch(
             )
         else:
             results.append({"index": index, **answers[query]})
+            answers[query] = {**answers[query], "upstream_calls": 0}  # charged once
     return results

@@ -123,7 +123,9 @@ class BatchQuoteViewSet(_MarketViewSet):
             session=self._session(request),  # no session: one 401, not fifty
             account=request.user.account,
         )
-        return Response({"results": results})
+        response = Response({"results": results})
+        response["X-Upstream-Calls"] = str(sum(item.pop("upstream_calls", 0) for item in results))
+        return response
 
 
 class HealthSerializer(serializers.Serializer):

@@ -31,3 +31,21 @@ def test_sixth_bad_admin_login_is_locked_out(client):
     assert sixth.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert right_password.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert elsewhere.status_code == HTTPStatus.FOUND  # logged in, redirected to /admin/
+
+
+def test_lockout_is_per_username_and_address(client):
+    # Behind Cloud Run's front end many people may share one address: one user's wrong
+    # passwords must not lock out a colleague there.
+    user = get_user_model()
+    user.objects.create_user("staff", password="right-password-1", is_staff=True)
+    user.objects.create_user("colleague", password="right-password-2", is_staff=True)
+    for n in range(5):
+        _login(client, f"wrong-{n}")
+
+    colleague = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "colleague", "password": "right-password-2"},
+        REMOTE_ADDR="203.0.113.9",
+    )
+
+    assert colleague.status_code == HTTPStatus.FOUND

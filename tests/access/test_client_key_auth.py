@@ -161,9 +161,7 @@ def test_keys_optional_limits_keyless_callers_per_address(api, live_session, set
     answers = [_quote(api, REMOTE_ADDR="192.0.2.10") for _ in range(3)]
     elsewhere = _quote(api, REMOTE_ADDR="192.0.2.11")
 
-    assert [a.status_code for a in answers] == [HTTPStatus.OK] * 2 + [
-        HTTPStatus.TOO_MANY_REQUESTS
-    ]
+    assert [a.status_code for a in answers] == [HTTPStatus.OK] * 2 + [HTTPStatus.TOO_MANY_REQUESTS]
     assert answers[0]["RateLimit-Limit"] == "2"
     _assert_refused(answers[2], HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
     assert elsewhere.status_code == HTTPStatus.OK

@@ -55,4 +55,3 @@ def test_quota_is_shared_by_every_worker(make_key):
     with pytest.raises(RateLimited) as refused:
         ask()
     assert refused.value.status_code == HTTPStatus.TOO_MANY_REQUESTS
-
