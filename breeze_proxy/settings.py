@@ -55,6 +55,13 @@ else:
 BREEZE_API_URL = env.str("BREEZE_API_URL", default=_default_v1)
 BREEZE_API_V2_URL = env.str("BREEZE_API_V2_URL", default=_default_v2)
 BREEZE_SECURITY_MASTER_URL = env.str("BREEZE_SECURITY_MASTER_URL", default=_default_master)
+# Downloading the master (instruments sync): a deadline and a size cap (a 2025 master is ~3 MB).
+BREEZE_MASTER_TIMEOUT_S = env.float("BREEZE_MASTER_TIMEOUT_S", default=120.0)
+BREEZE_MASTER_MAX_BYTES = env.int("BREEZE_MASTER_MAX_BYTES", default=100 * 1024 * 1024)
+# How often a process looks for a newer master, and whether it starts a sync itself when the
+# loaded master is older than a day (the daily job is the main mechanism).
+BREEZE_INSTRUMENTS_CHECK_S = env.float("BREEZE_INSTRUMENTS_CHECK_S", default=30.0)
+BREEZE_INSTRUMENTS_AUTO_SYNC = env.bool("BREEZE_INSTRUMENTS_AUTO_SYNC", default=not TESTING)
 BREEZE_TIMEOUT_S = env.float("BREEZE_TIMEOUT_S", default=10.0)
 BREEZE_PROXY_ADMIN_KEY = secret_value("BREEZE_PROXY_ADMIN_KEY")
 
@@ -123,6 +130,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "access",
+    "instruments",
     "market",
     "sessions_admin",
 ]

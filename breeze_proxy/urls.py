@@ -12,7 +12,7 @@ handler403 = "breeze_proxy.errors.json_permission_denied"
 handler404 = "breeze_proxy.errors.json_not_found"
 handler500 = "breeze_proxy.errors.json_server_error"
 
-_BREEZE_APPS = ["market.urls", "sessions_admin.urls"]
+_BREEZE_APPS = ["market.urls", "instruments.urls", "sessions_admin.urls"]
 
 urlpatterns = [
     path("", views.index, name="index"),

@@ -18,7 +18,7 @@ from breeze.errors import ProxyError, envelope
 from breeze.gateway.budget import Account
 from breeze.operations import QuoteQuery
 from market import services
-from market.rendering import as_of_text
+from market.rendering import as_of_text, names_of
 from market.serializers import QuoteRequestSerializer
 from sessions_admin.selectors import LiveSession
 
@@ -51,6 +51,7 @@ def _answer(query: QuoteQuery, session: LiveSession, account: Account | None) ->
         "stale": answer.cache == "stale",
         "cache": answer.cache,
         "upstream_calls": answer.upstream_calls,
+        **names_of(query),
     }
 
 

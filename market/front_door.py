@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
@@ -38,6 +39,7 @@ from breeze.operations import Query
 from common.network import client_ip
 from common.parsers import load_json
 from common.responses import error_response
+from instruments import resolver
 from market.rendering import answer_response
 from sessions_admin.selectors import (
     LIVE_SESSION_CACHE_KEY,
@@ -96,8 +98,8 @@ class FrontDoorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         route = self.routes.get(request.path_info) if request.method == "POST" else None
-        if route is None or not _wants_json(request):
-            return self.get_response(request)
+        if route is None or not _wants_json(request) or _too_large(request):
+            return self.get_response(request)  # DRF answers it (413 for a body too large)
         query = _query(route, request.body)
         if query is None:
             return self.get_response(request)  # DRF explains what is wrong with it
@@ -120,7 +122,7 @@ class FrontDoorMiddleware:
         stored = found.get(key)
         if stored is not None and stored[0] == session.id:
             answer = route.shape(MarketAnswer.from_stored(stored, served_as="hit"))
-            return answer_response(answer, headers=rate_headers)
+            return answer_response(answer, query, headers=rate_headers)
         remember_access(request, access)
         setattr(request, SESSION_ATTRIBUTE, session)
         setattr(request, QUERY_ATTRIBUTE, query)
@@ -140,6 +142,13 @@ def _declared_routes(patterns: list[Any], prefix: str) -> list[tuple[str, Route]
     return found
 
 
+def _too_large(request: HttpRequest) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    except ValueError:
+        return True
+
+
 def _wants_json(request: HttpRequest) -> bool:
     """JSON unless a browser asks for the browsable API (DRF negotiates those)."""
     if request.META.get("QUERY_STRING"):
@@ -151,13 +160,14 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _query(route: Route, body: bytes) -> Query | None:
     if len(body) <= MEMO_BODY_BYTES:
-        # The IST date is part of the key: date windows move at midnight.
-        return _remembered_query(route, body, clock.ist_date_key())
+        # The IST date (date windows move at midnight) and the master in use (names resolve
+        # against it) are part of the key.
+        return _remembered_query(route, body, clock.ist_date_key(), resolver.version_id())
     return _validated_query(route, body)
 
 
 @functools.lru_cache(maxsize=4096)
-def _remembered_query(route: Route, body: bytes, day: str) -> Query | None:
+def _remembered_query(route: Route, body: bytes, day: str, master: int) -> Query | None:
     return _validated_query(route, body)
 
 
@@ -168,6 +178,9 @@ def _validated_query(route: Route, body: bytes) -> Query | None:
     except ValueError:
         return None
     serializer = route.serializer(data=data)
-    if not serializer.is_valid():
+    try:
+        if not serializer.is_valid():
+            return None
+    except ProxyError:  # an unknown instrument: DRF answers it, after the key is checked
         return None
     return serializer.query  # type: ignore[attr-defined]

@@ -6,12 +6,14 @@ spliced together rather than encoded again: the cached-quote path never decodes 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpResponse
 
 from breeze.gateway.answers import MarketAnswer
+from breeze.operations import OptionChainQuery, Query
 from common.responses import finished
 
 
@@ -19,13 +21,26 @@ def as_of_text(answer: MarketAnswer) -> str:
     return datetime.fromtimestamp(answer.as_of, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def answer_data(answer: MarketAnswer) -> dict[str, Any]:
+def names_of(query: Query) -> dict[str, str | None]:
+    """Both names of what was asked: Breeze's code and the exchange symbol (null when no
+    master is loaded to know it)."""
+    named = query if isinstance(query, OptionChainQuery) else query.contract
+    return {"stock_code": named.stock_code, "symbol": named.symbol or None}
+
+
+def answer_data(answer: MarketAnswer, query: Query) -> dict[str, Any]:
     """The body as Python data (for the browsable API)."""
-    return {"Success": answer.rows, "as_of": as_of_text(answer), "stale": answer.cache == "stale"}
+    return {
+        "Success": answer.rows,
+        "as_of": as_of_text(answer),
+        "stale": answer.cache == "stale",
+        **names_of(query),
+    }
 
 
-def answer_body(answer: MarketAnswer) -> bytes:
+def answer_body(answer: MarketAnswer, query: Query) -> bytes:
     stale = b"true" if answer.cache == "stale" else b"false"
+    names = json.dumps(names_of(query), separators=(",", ":")).encode()
     return b"".join(
         (
             b'{"Success":',
@@ -34,7 +49,8 @@ def answer_body(answer: MarketAnswer) -> bytes:
             as_of_text(answer).encode(),
             b'","stale":',
             stale,
-            b"}",
+            b",",
+            names[1:],  # the names object's members, spliced in
         )
     )
 
@@ -48,7 +64,9 @@ def answer_headers(answer: MarketAnswer) -> dict[str, str]:
     }
 
 
-def answer_response(answer: MarketAnswer, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(answer_body(answer), content_type="application/json")
+def answer_response(
+    answer: MarketAnswer, query: Query, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    response = HttpResponse(answer_body(answer, query), content_type="application/json")
     response["Vary"] = "Accept"  # the same URL renders the browsable API for browsers
     return finished(response, {**answer_headers(answer), **(headers or {})})

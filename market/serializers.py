@@ -19,6 +19,8 @@ from rest_framework import serializers
 from breeze.operations import Contract, HistoryQuery, OptionChainQuery, QuoteQuery
 from common.schema import ErrorSerializer
 from common.serializers import StrictSerializer
+from instruments import resolver
+from instruments.errors import UnknownContract
 from market import validation as rules
 
 CODE_PATTERN = r"^\s*[A-Za-z0-9&\-_. ]{1,30}\s*$"
@@ -159,7 +161,16 @@ class _QueryMixin:
 class _ContractFields(StrictSerializer):
     """Fields and rules shared by every instrument-shaped request."""
 
-    stock_code = _CodeField(help_text="Breeze stock code, e.g. RELIND, TCS, NIFTY.")
+    stock_code = _CodeField(
+        required=False,
+        help_text="Breeze's code (RELIND, NIFTY) or, as the seed proxy allowed, the exchange "
+        "symbol (RELIANCE). Give this or symbol.",
+    )
+    symbol = _CodeField(
+        required=False,
+        help_text="The exchange symbol people type: RELIANCE, NIFTY 50 (or NIFTY), BANKNIFTY. "
+        "Give this or stock_code.",
+    )
     expiry_date = _DateText(
         required=False,
         allow_blank=True,
@@ -175,7 +186,9 @@ class _ContractFields(StrictSerializer):
     )
     strike_price = _StrikeField(help_text="Option strike, e.g. 24000.")
 
-    def _contract(self, attrs: dict[str, Any]) -> Contract:
+    def _contract(self, attrs: dict[str, Any], *, listed: bool = True) -> Contract:
+        """The contract the request names, with Breeze's code resolved from whatever name was
+        given; ``listed``: it must be listed today (quotes), not only have been (history)."""
         exchange, product = attrs["exchange_code"], attrs["product_type"]
         expiry_text, right, strike = attrs["expiry_date"], attrs["right"], attrs["strike_price"]
         if exchange in rules.FNO_EXCHANGES:
@@ -207,14 +220,57 @@ class _ContractFields(StrictSerializer):
                         {name: ["Only for futures and options (exchange NFO or BFO)."]}
                     )
             expiry_text, right, strike = "", "", ""
+        code, symbol = _named(attrs, exchange)
+        expiry = _expiry(expiry_text) if expiry_text else None
+        if listed and expiry is not None:
+            index = resolver.current()
+            if index is not None and exchange in resolver_exchanges():
+                index.check_contract(
+                    exchange,
+                    code,
+                    expiry=expiry,
+                    right=right,
+                    strike=Decimal(strike) if product == "options" else None,
+                )
         return Contract(
-            stock_code=attrs["stock_code"],
+            stock_code=code,
             exchange_code=exchange,
             product_type=product,
-            expiry=_expiry(expiry_text) if expiry_text else None,
+            expiry=expiry,
             right=right,
             strike=strike,
+            symbol=symbol,
         )
+
+
+def resolver_exchanges() -> tuple[str, ...]:
+    """The exchanges whose members the master holds (MCX and NDX requests pass through)."""
+    return ("NSE", "BSE", "NFO", "BFO")
+
+
+def _named(attrs: dict[str, Any], exchange: str) -> tuple[str, str]:
+    """(Breeze's code, the exchange symbol) for the name the request gave. With a master
+    loaded an unknown name is a 404 with suggestions, before any call to Breeze; without one
+    the name passes through as Breeze's code, as it always did."""
+    given = [attrs[name] for name in ("symbol", "stock_code") if attrs.get(name)]
+    if not given:
+        raise serializers.ValidationError(
+            {
+                "stock_code": [
+                    "Give stock_code (Breeze's code, e.g. RELIND) or symbol (e.g. RELIANCE)."
+                ]
+            }
+        )
+    if exchange not in resolver_exchanges():
+        return given[-1], ""
+    found = [resolver.resolve(exchange, text) for text in given]
+    if found[0] is None:  # no master loaded
+        return given[-1], ""
+    if len({item.stock_code for item in found}) > 1:
+        raise serializers.ValidationError(
+            {"symbol": [f"symbol and stock_code name different instruments on {exchange}."]}
+        )
+    return found[0].stock_code, found[0].symbol
 
 
 def _expiry(text: str) -> Any:
@@ -263,12 +319,15 @@ class HistoricalRequestSerializer(_QueryMixin, _ContractFields):
             end = end.replace(hour=23, minute=59, second=59)
         if start > end:
             raise serializers.ValidationError({"to_date": ["Must not be before from_date."]})
-        contract = self._contract(attrs)
+        contract = self._contract(attrs, listed=False)  # expired contracts have history
         return {"query": HistoryQuery(contract, attrs["interval"], start, end)}
 
 
 class OptionChainRequestSerializer(_QueryMixin, StrictSerializer):
-    stock_code = _CodeField(help_text="Underlying, e.g. NIFTY.")
+    stock_code = _CodeField(required=False, help_text="Underlying's Breeze code, e.g. NIFTY.")
+    symbol = _CodeField(
+        required=False, help_text="Underlying's symbol, e.g. NIFTY, BANKNIFTY, RELIANCE."
+    )
     exchange_code = _choice(rules.CHAIN_EXCHANGES, upper=True, required=False, default="NFO")
     product_type = _choice(rules.CHAIN_PRODUCTS, required=False, default="options")
     expiry_date = _DateText(required=False, allow_blank=True, default="")
@@ -284,13 +343,27 @@ class OptionChainRequestSerializer(_QueryMixin, StrictSerializer):
             )
         if attrs["product_type"] == "futures" and not attrs["expiry_date"]:
             raise serializers.ValidationError({"expiry_date": ["Required for futures."]})
+        exchange = attrs["exchange_code"]
+        code, symbol = _named(attrs, exchange)
+        expiry = _expiry(attrs["expiry_date"]) if attrs["expiry_date"] else None
+        index = resolver.current()
+        if expiry is not None and index is not None:
+            listed = index.expiries(exchange, code)
+            if expiry not in listed:
+                nearest = sorted(listed, key=lambda day: (abs((day - expiry).days), day))[:5]
+                raise UnknownContract(
+                    f"No {code} contracts expire on {expiry.isoformat()} on {exchange}; "
+                    "GET /breeze/expiries lists those that do.",
+                    details={"nearest_expiries": [day.isoformat() for day in sorted(nearest)]},
+                )
         query = OptionChainQuery(
-            stock_code=attrs["stock_code"],
-            exchange_code=attrs["exchange_code"],
+            stock_code=code,
+            exchange_code=exchange,
             product_type=attrs["product_type"],
-            expiry=_expiry(attrs["expiry_date"]) if attrs["expiry_date"] else None,
+            expiry=expiry,
             right=attrs["right"],
             strike=attrs["strike_price"],
+            symbol=symbol,
         )
         return {"query": query}
 

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from access.authentication import ClientKeyAuthentication, RateLimitHeadersMixin
 from common.schema import error_responses
+from instruments import resolver
 from market import serializers as shapes
 from market import services
 from market.batch import quotes_batch
@@ -54,8 +55,8 @@ class _MarketViewSet(RateLimitHeadersMixin, viewsets.ViewSet):
             query=query, session=self._session(request), account=request.user.account
         )
         if request.accepted_renderer.format != "json":  # the browsable API renders data
-            return Response(answer_data(answer))
-        return answer_response(answer)
+            return Response(answer_data(answer, query))
+        return answer_response(answer, query)
 
 
 def _market_schema(request: type, response: type, summary: str) -> Any:
@@ -138,6 +139,9 @@ class HealthSerializer(serializers.Serializer):
     upstream = serializers.CharField()
     sandbox = serializers.BooleanField()
     version = serializers.CharField()
+    instruments = serializers.DictField(
+        help_text="The SecurityMaster in use: loaded, version, loaded_at, age_s, stale, rows."
+    )
 
 
 class HealthView(APIView):
@@ -161,5 +165,6 @@ class HealthView(APIView):
                 "upstream": "simulator" if settings.BREEZE_SANDBOX else "breeze",
                 "sandbox": settings.BREEZE_SANDBOX,
                 "version": settings.VERSION,
+                "instruments": resolver.summary(),
             }
         )

@@ -39,12 +39,15 @@ def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--proxy", required=True)
+    parser.add_argument("--proxy")
     parser.add_argument("--simulator", required=True)
+    parser.add_argument("--wait-only", action="store_true", help="wait for the simulator, exit")
     args = parser.parse_args()
-    admin_key = os.environ["BREEZE_PROXY_ADMIN_KEY"]
 
     _wait(f"{args.simulator}/__sim__/stats")
+    if args.wait_only:
+        return
+    admin_key = os.environ["BREEZE_PROXY_ADMIN_KEY"]
     _wait(f"{args.proxy}/")
     token = _post(f"{args.simulator}/__sim__/sessions", {})["api_session"]
     result = _post(
@@ -60,12 +63,14 @@ Breeze Proxy is running at {proxy} against the Breeze simulator (demo session un
 
   curl -s {proxy}/breeze/health
   curl -s -X POST {proxy}/breeze/quotes -H 'Content-Type: application/json' \\
-       -d '{{"stock_code": "RELIND", "exchange_code": "NSE", "product_type": "cash"}}'
+       -d '{{"symbol": "RELIANCE"}}'
   curl -s -X POST {proxy}/breeze/depth -H 'Content-Type: application/json' \\
        -d '{{"stock_code": "TCS"}}'
   curl -s -X POST {proxy}/breeze/historical -H 'Content-Type: application/json' \\
-       -d '{{"stock_code": "INFTEC", "interval": "1day",
+       -d '{{"symbol": "INFY", "interval": "1day",
              "from_date": "2025-01-01", "to_date": "2025-03-31"}}'
+  curl -s '{proxy}/breeze/instruments?q=reli'
+  curl -s '{proxy}/breeze/expiries?symbol=NIFTY'
   curl -s -X POST {proxy}/breeze/admin/api-session -H "X-Proxy-Admin-Key: $(cat .run/admin-key)" \\
        -H 'Content-Type: application/json' -d '{{"api_session": "<today's token>"}}'
 

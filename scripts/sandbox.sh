@@ -22,6 +22,10 @@ export BREEZE_PROXY_ADMIN_KEY
 
 .venv/bin/python -m breeze_sim --host 127.0.0.1 --port "$SIM_PORT" > .run/simulator.log 2>&1 &
 sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true' EXIT INT TERM
+# The instrument master, from the simulator's SecurityMaster.zip (as the daily job does).
+.venv/bin/python scripts/demo_session.py --wait-only --simulator "$BREEZE_SIM_URL"
+.venv/bin/python manage.py instruments sync > .run/instruments-sync.json
 .venv/bin/gunicorn -c gunicorn.conf.py breeze_proxy.wsgi:application &
 proxy_pid=$!
 trap 'kill "$proxy_pid" "$sim_pid" 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM

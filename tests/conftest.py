@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -106,9 +107,11 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def _reset_shared_guards() -> None:
     from breeze.gateway import breaker, budget
+    from instruments import resolver
 
     breaker.reset()
     budget.reset()
+    resolver.forget()
 
 
 @pytest.fixture
@@ -128,3 +131,41 @@ def live_session(db, sim):
 
     token = sim.issue_session()
     return breeze_session_activate(api_session=token, activated_by="test")
+
+
+@pytest.fixture
+def master(db, sim):
+    """The simulator's SecurityMaster, loaded through the real sync (download over HTTP)."""
+    from instruments import resolver
+    from instruments.services import instruments_sync
+
+    result = instruments_sync(url=sim.security_master_url)
+    resolver.forget()
+    return result
+
+
+@pytest.fixture
+def make_key(db) -> Callable[..., tuple[Any, str]]:
+    """Create a client key (every scope by default); the key is remembered by the sweep."""
+    from access.models import SCOPES
+    from access.services import client_key_create
+
+    def make(
+        name: str = "frontend",
+        *,
+        scopes: tuple[str, ...] = SCOPES,
+        quota: int = 600,
+        origins: tuple[str, ...] = (),
+    ) -> tuple[Any, str]:
+        key, raw = client_key_create(
+            name=name, scopes=scopes, quota=quota, origins=origins, created_by="test"
+        )
+        leakcheck.remember_secret(raw)  # never in a response or a log line
+        return key, raw
+
+    return make
+
+
+@pytest.fixture
+def keys_required(settings) -> None:
+    settings.BREEZE_REQUIRE_CLIENT_KEY = True
