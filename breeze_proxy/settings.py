@@ -361,8 +361,21 @@ REDACT_VALUES += BREEZE_SESSION_ENCRYPTION_KEYS
 SHARED_STATE_NAMESPACE = env.str("CACHE_KEY_PREFIX", default="breeze-proxy")
 BREEZE_QUOTE_TTL_S = env.float("BREEZE_QUOTE_TTL_S", default=1.0)
 BREEZE_CHAIN_TTL_S = env.float("BREEZE_CHAIN_TTL_S", default=3.0)
-BREEZE_HISTORY_TTL_S = env.float("BREEZE_HISTORY_TTL_S", default=86400.0)  # closed candles
 BREEZE_HISTORY_OPEN_TTL_S = env.float("BREEZE_HISTORY_OPEN_TTL_S", default=5.0)
+# History: Breeze calls one request may cause (pages of 1000 candles); more and the answer says
+# complete: false with next_to_date. Closed candles are kept in the database, per interval for
+# this many days (0: forever; `manage.py candles prune` deletes older ones).
+BREEZE_HISTORY_MAX_CALLS = env.int("BREEZE_HISTORY_MAX_CALLS", default=10)
+BREEZE_CANDLE_RETENTION_DAYS = {
+    "1second": 30,
+    "1minute": 730,
+    "5minute": 1825,
+    "30minute": 0,
+    "1day": 0,
+    **{k: int(v) for k, v in env.dict("BREEZE_CANDLE_RETENTION_DAYS", default={}).items()},
+}
+# Trading holidays the NSE list in breeze/calendar.py does not have yet (ISO dates).
+BREEZE_EXTRA_HOLIDAYS = env.list("BREEZE_EXTRA_HOLIDAYS", default=[])
 BREEZE_STALE_TTL_S = env.int("BREEZE_STALE_TTL_S", default=86400)
 BREEZE_RATE_PER_MIN = env.int("BREEZE_RATE_PER_MIN", default=90)
 BREEZE_RATE_PER_DAY = env.int("BREEZE_RATE_PER_DAY", default=4800)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.core.cache import cache
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,7 +57,16 @@ class InstrumentSearchView(_InstrumentView):
         return Response({"results": results})
 
 
+class _DetailSchema(AutoSchema):
+    """Names the operation ``..._detail``: its path, without parameters, is the search's."""
+
+    def get_operation_id(self) -> str:
+        return super().get_operation_id().replace("_retrieve", "_detail")
+
+
 class InstrumentDetailView(_InstrumentView):
+    schema = _DetailSchema()
+
     @extend_schema(
         responses={200: shapes.InstrumentDetailSerializer, **_ERRORS},
         summary="One instrument by exchange and symbol or Breeze code",

@@ -9,23 +9,19 @@ is.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from django.conf import settings
 
-from breeze import clock
 from breeze.gateway import budget
 from breeze.gateway.answers import MarketAnswer, Rows
 from breeze.gateway.errors import SessionExpired, SessionMissing
 from breeze.gateway.fetch import fetch
-from breeze.operations import HistoryQuery, OptionChainQuery, Query, QuoteQuery
+from breeze.operations import OptionChainQuery, Query, QuoteQuery
 from sessions_admin.selectors import LiveSession, breeze_session_get_live
 from sessions_admin.services import breeze_session_mark_rejected
 
 __all__ = [
     "MarketAnswer",
     "depth_get",
-    "historical_candles_list",
     "live_session",
     "option_chain_get",
     "quote_get",
@@ -45,7 +41,6 @@ DEPTH_FIELDS = (
     "best_offer_price",
     "best_offer_quantity",
 )
-INTERVAL_SECONDS = {"1second": 1, "1minute": 60, "5minute": 300, "30minute": 1800, "1day": 86400}
 
 
 def live_session() -> LiveSession:
@@ -104,26 +99,6 @@ def depth_get(
     *, query: QuoteQuery, session: LiveSession, account: budget.Account | None = None
 ) -> MarketAnswer:
     return depth_from(quote_get(query=query, session=session, account=account))
-
-
-def history_ttl_s(query: HistoryQuery, now: datetime | None = None) -> float:
-    """Closed candles never change, so a range that ended a full interval ago is kept long."""
-    now = (now or clock.now()).astimezone(clock.IST).replace(tzinfo=None)
-    if query.end + timedelta(seconds=INTERVAL_SECONDS[query.interval]) <= now:
-        return settings.BREEZE_HISTORY_TTL_S
-    return settings.BREEZE_HISTORY_OPEN_TTL_S
-
-
-def historical_candles_list(
-    *, query: HistoryQuery, session: LiveSession, account: budget.Account | None = None
-) -> MarketAnswer:
-    return _fetch(
-        query,
-        session=session,
-        account=account,
-        ttl_s=history_ttl_s(query),
-        priority=budget.BULK,
-    )
 
 
 def option_chain_get(

@@ -30,14 +30,8 @@ urlpatterns = [
         ),
         name="depth",
     ),
-    path(
-        "historical",
-        front_door(
-            Route("historical", "historical", shapes.HistoricalRequestSerializer),
-            _post(views.HistoricalViewSet),
-        ),
-        name="historical",
-    ),
+    # History is assembled from the store and pages of Breeze calls: no ready answer to serve.
+    path("historical", _post(views.HistoricalViewSet), name="historical"),
     path(
         "option-chain",
         front_door(

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +23,9 @@ from market import serializers as shapes
 from market import services
 from market.batch import quotes_batch
 from market.front_door import query_of, session_of
-from market.rendering import answer_data, answer_response
+from market.history import streaming
+from market.history.service import history_get
+from market.rendering import answer_data, answer_response, names_of
 from sessions_admin.selectors import breeze_session_status_cached
 
 _ERRORS = error_responses(400, 401, 403, 404, 413, 415, 429, 502, 503, 504)
@@ -87,11 +90,38 @@ class DepthViewSet(_MarketViewSet):
     shapes.HistoricalRequestSerializer, shapes.HistoricalResponseSerializer, "Historical candles"
 )
 class HistoricalViewSet(_MarketViewSet):
-    """Candles from Breeze's v2 history (at most 1000 per call, the newest ending at to_date)."""
+    """Candles of any range: closed candles from the store, the rest from Breeze in pages of
+    1000 (at most BREEZE_HISTORY_MAX_CALLS calls per request; ``complete`` and
+    ``next_to_date`` say where to continue). JSON by default, CSV with ``Accept: text/csv`` or
+    ``?format=csv``; both are streamed."""
 
     request_serializer = shapes.HistoricalRequestSerializer
     required_scope = "historical"
-    service = staticmethod(services.historical_candles_list)
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, streaming.CSVRenderer]
+
+    def create(self, request: Request) -> HttpResponseBase:
+        query = query_of(request._request) or self._validated(request).query
+        answer = history_get(
+            query=query, session=self._session(request), account=request.user.account
+        )
+        fmt = request.accepted_renderer.format
+        if fmt == "csv":
+            return streaming.csv_response(answer)
+        if fmt != "json":  # the browsable API renders data
+            return Response({"Success": list(answer.rows()), **names_of(query), **answer.meta()})
+        return streaming.json_response(answer)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(response, Response) and renderer is not None and renderer.format == "csv":
+            # An error asked for as CSV is still the JSON envelope.
+            request.accepted_renderer, request.accepted_media_type = (
+                JSONRenderer(),
+                "application/json",
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 @_market_schema(

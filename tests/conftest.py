@@ -7,6 +7,7 @@ over real HTTP.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable, Iterator
@@ -114,9 +115,23 @@ def _reset_shared_guards() -> None:
     resolver.forget()
 
 
+class ProxyClient(APIClient):
+    """DRF's test client that also reads streamed answers (history is streamed): their body
+    is collected once, and ``json()`` and ``body`` work as for any other answer."""
+
+    def request(self, **kwargs: Any) -> Any:
+        response = super().request(**kwargs)
+        if getattr(response, "streaming", False):
+            body = b"".join(response.streaming_content)
+            response.streaming_content = [body]
+            response.body = body
+            response.json = lambda: json.loads(body)
+        return response
+
+
 @pytest.fixture
 def api() -> APIClient:
-    return APIClient()
+    return ProxyClient()
 
 
 @pytest.fixture

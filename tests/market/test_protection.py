@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from http import HTTPStatus
 
 import pytest
@@ -71,19 +70,6 @@ def test_quote_expires_after_its_ttl(api, live_session, sim, settings):
 
     assert again["X-Cache"] == "miss"
     assert sim.stats()["calls"].get("quotes") == 2
-
-
-def test_closed_history_is_cached_long_open_history_briefly(settings):
-    from breeze.operations import Contract, HistoryQuery
-    from market.services import history_ttl_s
-
-    relind = Contract("RELIND")
-    start = datetime(2024, 1, 1)
-    closed = HistoryQuery(relind, "1day", start, datetime(2024, 1, 5, 23, 59, 59))
-    open_range = HistoryQuery(relind, "1minute", start, datetime(2099, 1, 1, 15, 30))
-
-    assert history_ttl_s(closed) == settings.BREEZE_HISTORY_TTL_S
-    assert history_ttl_s(open_range) == settings.BREEZE_HISTORY_OPEN_TTL_S
 
 
 def test_new_session_drops_cached_answers(api, sim, admin_key):
