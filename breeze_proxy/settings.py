@@ -102,6 +102,14 @@ BREEZE_ADMIN_LOCKOUT_WINDOW_S = env.int("BREEZE_ADMIN_LOCKOUT_WINDOW_S", default
 # Only behind a proxy that appends the caller's address (Cloud Run does): the last hop of
 # X-Forwarded-For is then the source IP; otherwise REMOTE_ADDR, which a caller cannot forge.
 BREEZE_TRUST_X_FORWARDED_FOR = env.bool("BREEZE_TRUST_X_FORWARDED_FOR", default=False)
+# How many proxies in front append to X-Forwarded-For: 1 behind Cloud Run alone, 2 with an
+# external load balancer in front of it. The caller's address is that many hops from the end.
+BREEZE_TRUSTED_PROXY_HOPS = env.int("BREEZE_TRUSTED_PROXY_HOPS", default=1)
+# The public service serves neither the Django admin nor, optionally, the admin API; a staff
+# service from the same image does (deploy.sh). The deployed frontend activates the daily
+# session through the admin API on the public URL, so that stays on by default.
+BREEZE_ADMIN_SITE_ENABLED = env.bool("BREEZE_ADMIN_SITE_ENABLED", default=True)
+BREEZE_ADMIN_API_ENABLED = env.bool("BREEZE_ADMIN_API_ENABLED", default=True)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -139,8 +147,12 @@ MIDDLEWARE = [
     "breeze_proxy.middleware.RequestContextMiddleware",
     "breeze_proxy.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Headers only, on every answer: also those the probes and the front door give early.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Cloud Run's probes name the container's address as Host: served before host validation.
+    "breeze_proxy.probes.ProbeMiddleware",
     # Ready market answers leave here, before the middleware below that only the admin needs.
     "market.front_door.FrontDoorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,7 +160,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -188,13 +199,12 @@ elif env.bool("DB_POOL", default=not TESTING):
     # connections per instance however long they live.
     _threads = env.int("GUNICORN_THREADS", default=80 // env.int("WEB_CONCURRENCY", default=2))
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {
-            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DB_POOL_MAX_SIZE", default=_threads),
-            "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
-            "max_idle": 300,
-        }
+    # Added to what DATABASE_URL's query string sets (sslmode, options, ...), not instead.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=_threads),
+        "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
+        "max_idle": 300,
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -255,7 +265,8 @@ X_FRAME_OPTIONS = "DENY"
 # Cloud Run terminates TLS and forwards the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not (DEBUG or BREEZE_SANDBOX))
-SECURE_REDIRECT_EXEMPT = [r"^$"]  # Cloud Run's probe calls GET / over plain HTTP
+# Cloud Run's probes call GET / and GET /breeze/health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^$", r"^(api/)?breeze/health$"]
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not (DEBUG or BREEZE_SANDBOX))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int(

@@ -1,6 +1,7 @@
 """URL wiring. Every /breeze/ path is also served under /api/breeze/ (the deployed frontend
 uses the latter); each app owns its routes."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -26,5 +27,6 @@ urlpatterns = [
     ],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("admin/", admin.site.urls),
 ]
+if settings.BREEZE_ADMIN_SITE_ENABLED:  # off on a public service; staff use a private one
+    urlpatterns.append(path("admin/", admin.site.urls))

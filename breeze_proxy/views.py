@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -43,8 +44,8 @@ def _body() -> dict[str, Any]:
         "status": "ok",
         "service": "breeze-proxy",
         "endpoints": endpoints,
-        "note": "Every /breeze/ path is also served under /api/breeze/. The Django admin is "
-        "at /admin/.",
+        "note": "Every /breeze/ path is also served under /api/breeze/."
+        + (" The Django admin is at /admin/." if settings.BREEZE_ADMIN_SITE_ENABLED else ""),
     }
 
 

@@ -2,9 +2,11 @@
 
 ``REMOTE_ADDR`` is the peer of the socket and cannot be forged by a caller. Behind a proxy
 that appends the caller's address to ``X-Forwarded-For`` (Cloud Run's front end does), set
-``BREEZE_TRUST_X_FORWARDED_FOR`` and the LAST hop is used: earlier hops are whatever the
-caller chose to send. Never enable it without such a proxy in front, or every caller picks
-its own address (and escapes the per-IP lockout).
+``BREEZE_TRUST_X_FORWARDED_FOR`` and the address ``BREEZE_TRUSTED_PROXY_HOPS`` from the end is
+used (the last one behind Cloud Run alone; the second last with a load balancer in front that
+appends too): the hops before it are whatever the caller chose to send. A header with fewer
+hops did not come through every trusted proxy, so it is ignored. Never enable it without such
+a proxy in front, or every caller picks its own address (and escapes the per-IP lockout).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ def client_ip(request: HttpRequest) -> str | None:
     """The source IP of ``request`` (a Django or DRF request), or None when unknown."""
     meta = request.META
     if settings.BREEZE_TRUST_X_FORWARDED_FOR:
-        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            last_hop = _valid_ip(forwarded.split(",")[-1])
-            if last_hop:
-                return last_hop
+        hops = meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        trusted = max(1, settings.BREEZE_TRUSTED_PROXY_HOPS)
+        if len(hops) >= trusted:
+            caller = _valid_ip(hops[-trusted])
+            if caller:
+                return caller
     return _valid_ip(meta.get("REMOTE_ADDR", "") or "")

@@ -1,10 +1,12 @@
-"""Session administration routes; mounted under both /breeze/ and /api/breeze/."""
+"""Session administration routes; mounted under both /breeze/ and /api/breeze/, unless
+``BREEZE_ADMIN_API_ENABLED`` is off (a public service whose staff use a private one)."""
 
+from django.conf import settings
 from django.urls import path
 
 from sessions_admin.views import ApiSessionViewSet
 
-urlpatterns = [
+_ROUTES = [
     path(
         "admin/api-session",
         ApiSessionViewSet.as_view({"post": "create", "get": "retrieve", "delete": "destroy"}),
@@ -12,3 +14,5 @@ urlpatterns = [
     ),
     path("admin/session", ApiSessionViewSet.as_view({"get": "retrieve"}), name="admin-session"),
 ]
+
+urlpatterns = _ROUTES if settings.BREEZE_ADMIN_API_ENABLED else []
