@@ -19,10 +19,8 @@ Order of the run (each phase needs a quiet machine, so nothing overlaps):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -32,11 +30,7 @@ from typing import Any
 
 from bench import scenarios, wrk
 from bench.processes import (
-    GUNICORN_CONF,
-    PYTHON,
-    ROOT,
     BenchError,
-    Child,
     Fleet,
     SimControl,
     base_env,
@@ -45,23 +39,28 @@ from bench.processes import (
     install_signal_handlers,
     process_tree_cpu_s,
     process_tree_rss_bytes,
-    run_checked,
     start_gunicorn,
     start_simulator,
     wait_http_ok,
 )
-
-RESULTS_DIR = ROOT / "bench" / "results"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-HIGH = "1000000000"  # a limit the miss phases never reach
-
-_t0 = time.monotonic()
-
-
-def say(message: str) -> None:
-    """Progress on stderr, so stdout carries nothing but the table."""
-    print(f"[bench {time.monotonic() - _t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+from bench.stack import (
+    DATABASE_URL,
+    HIGH,
+    RESULTS_DIR,
+    Setup,
+    client_key_for,
+    elapsed_s,
+    flush_redis,
+    gunicorn_shape,
+    manage,
+    preflight,
+    proxy_env,
+    say,
+    scan_logs,
+    start_proxy,
+)
+from bench.stack import commit as _commit
+from bench.stack import ok as _ok
 
 
 @dataclass(frozen=True)
@@ -81,100 +80,7 @@ class Durations:
         return cls(cached_s=3, miss_warm_s=1, miss_c1_s=2, miss_c50_s=2, budget_s=8)
 
 
-# ----------------------------------------------------------------------------- preflight
-
-
-def preflight() -> None:
-    """Redis and PostgreSQL must answer before anything is started; say which one does not."""
-    import psycopg
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
-    except Exception as exc:
-        raise BenchError(f"Redis at {REDIS_URL} does not answer ({exc}); start it first") from exc
-    try:
-        psycopg.connect(DATABASE_URL.replace("postgres://", "postgresql://"), connect_timeout=3
-                        ).close()  # fmt: skip
-    except Exception as exc:
-        raise BenchError(f"PostgreSQL at {DATABASE_URL} does not answer ({exc})") from exc
-
-
-def flush_redis() -> None:
-    """The bench's own Redis db (never db 0) starts empty: no budget or cache from before."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    if client.connection_pool.connection_kwargs.get("db", 0) == 0:
-        raise BenchError("refusing to flush Redis db 0; point BENCH_REDIS_URL at a dedicated db")
-    client.flushdb()
-
-
-def gunicorn_shape(env: dict[str, str]) -> tuple[int, int]:
-    """(workers, threads) the production config yields in the proxy's environment (it depends
-    on REDIS_URL), evaluated in a child so the bench's own environment stays untouched."""
-    conf = str(ROOT / GUNICORN_CONF)
-    code = f"import runpy; c = runpy.run_path({conf!r}); print(c['workers'], c['threads'])"
-    out = run_checked([PYTHON, "-c", code], env, timeout_s=30).split()
-    return int(out[-2]), int(out[-1])
-
-
-def manage(args: list[str], env: dict[str, str], timeout_s: float = 120) -> str:
-    return run_checked([PYTHON, "manage.py", *args], env, timeout_s=timeout_s)
-
-
-def client_key_for(run_id: str, env: dict[str, str]) -> str | None:
-    """A client key when the project has the ``client_keys`` command, else None."""
-    commands = manage(["help", "--commands"], env)
-    if "client_keys" not in commands.split():
-        return None
-    out = manage(
-        ["client_keys", "create", "--name", f"bench-{run_id}",
-         "--scopes", "quotes,depth,historical,batch,option_chain", "--quota", "100000000"],
-        env,
-    )  # fmt: skip
-    lines = [line.strip() for line in out.splitlines() if line.strip()]
-    if not lines:
-        raise BenchError("manage.py client_keys create printed no key")
-    return lines[-1]
-
-
 # ----------------------------------------------------------------------------- the run
-
-
-@dataclass
-class Setup:
-    fleet: Fleet
-    run_id: str
-    admin_key: str
-    client_key: str | None
-    db_env: dict[str, str]
-
-
-def proxy_env(
-    setup: Setup, *, sim_url: str, port: int, prefix: str, **extra: str
-) -> dict[str, str]:
-    env = base_env(
-        **setup.db_env,
-        REDIS_URL=REDIS_URL,
-        CACHE_KEY_PREFIX=prefix,
-        BREEZE_PROXY_ADMIN_KEY=setup.admin_key,
-        BREEZE_SIM_URL=sim_url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        **extra,
-    )
-    if setup.client_key:
-        env["BREEZE_REQUIRE_CLIENT_KEY"] = "true"
-    return env
-
-
-def start_proxy(setup: Setup, name: str, env: dict[str, str]) -> tuple[Child, str, float]:
-    """A proxy instance under the production config; (child, url, seconds to first 200)."""
-    child = start_gunicorn(setup.fleet, name, "breeze_proxy.wsgi:application", env)
-    url = f"http://127.0.0.1:{env['PORT']}"
-    startup = wait_http_ok(child, f"{url}/", timeout_s=30, poll_s=0.01)
-    return child, url, startup
 
 
 def run(durations: Durations, quick: bool) -> str:
@@ -325,57 +231,6 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
         budget=budget, rss_bytes=rss_bytes, rss_procs=rss_procs, startup_s=startup_s,
         notes=notes, log_findings=log_findings, cpu_ms=cpu_ms,
     )  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- logs
-
-
-def scan_logs(names: list[str]) -> dict[str, Any]:
-    """Count ERROR/CRITICAL JSON lines and 5xx access lines in the proxies' logs."""
-    errors = fivexx = 0
-    examples: list[str] = []
-    for name in names:
-        path = RESULTS_DIR / f"{name}.log"
-        if not path.exists():
-            continue
-        for line in path.read_text(errors="replace").splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            bad_level = record.get("severity") in ("ERROR", "CRITICAL")
-            bad_status = isinstance(record.get("status"), int) and record["status"] >= 500
-            errors += bad_level
-            fivexx += bad_status
-            if (bad_level or bad_status) and len(examples) < 5:
-                examples.append(f"{name}: {line[:400]}")
-    for example in examples:
-        say(f"proxy log: {example}")
-    return {"errors": errors, "fivexx": fivexx, "examples": examples}
-
-
-# ----------------------------------------------------------------------------- table
-
-
-def _ok(passed: bool) -> str:
-    return "PASS" if passed else "**FAIL**"
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            timeout=5, check=False,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-            capture_output=True, text=True, timeout=5, check=False,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 def render(
@@ -531,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(table)
     sys.stdout.flush()
     Path(RESULTS_DIR / "latest.md").write_text(table)
-    say(f"done in {time.monotonic() - _t0:.0f} s; table also in bench/results/latest.md")
+    say(f"done in {elapsed_s():.0f} s; table also in bench/results/latest.md")
     return 0
 
 
