@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.schema import padded
 from common.serializers import StrictSerializer
 from instruments.models import Instrument
 
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO")
-TEXT_PATTERN = r"^\s*[A-Za-z0-9&\-_. ]{1,60}\s*$"
+# A name as searched or asked for: 1-60 of letters, digits, & - _ . and inner spaces.
+NAME_TEXT = r"[A-Za-z0-9&\-_.](?:[A-Za-z0-9&\-_. ]{0,58}[A-Za-z0-9&\-_.])?"
+_NAME = re.compile(NAME_TEXT)
+
+
+@extend_schema_field({"type": "string", "pattern": padded(NAME_TEXT)})
+class _NameText(serializers.CharField):
+    """A symbol, code, company name or ISIN; whitespace around it is ignored, and the schema
+    says exactly that (the length is of the trimmed text, so there is no ``maxLength``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        value = data.strip()
+        if not _NAME.fullmatch(value):
+            raise serializers.ValidationError(
+                "Use 1-60 letters, digits, spaces or & - _ . (a symbol, code, name or ISIN)."
+            )
+        return value
 
 
 class _UpperChoice(serializers.ChoiceField):
@@ -19,14 +43,14 @@ class _UpperChoice(serializers.ChoiceField):
 
 
 class SearchParams(StrictSerializer):
-    q = serializers.RegexField(TEXT_PATTERN, max_length=64, help_text="Symbol, code, name or ISIN.")
+    q = _NameText(help_text="Symbol, code, name or ISIN.")
     exchange = _UpperChoice(EXCHANGES, required=False)
     type = serializers.ChoiceField(Instrument.Kind.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
 class ExpiriesParams(StrictSerializer):
-    symbol = serializers.RegexField(TEXT_PATTERN, max_length=64, help_text="e.g. NIFTY, RELIANCE")
+    symbol = _NameText(help_text="e.g. NIFTY, RELIANCE")
     exchange = _UpperChoice(("NFO", "BFO"), default="NFO")
 
 
@@ -40,7 +64,9 @@ class InstrumentSerializer(serializers.Serializer):
     symbol = serializers.CharField(help_text="The exchange's symbol, e.g. RELIANCE.")
     stock_code = serializers.CharField(help_text="Breeze's code, e.g. RELIND.")
     token = serializers.CharField()
-    feed_token = serializers.CharField(help_text="Breeze's live-feed token, e.g. 4.1!2885.")
+    feed_token = serializers.CharField(
+        allow_null=True, help_text="Breeze's live-feed token, e.g. 4.1!2885 (null: none)."
+    )
     company_name = serializers.CharField()
     type = serializers.CharField()
     series = serializers.CharField(allow_blank=True)

@@ -26,15 +26,25 @@ from sessions_admin.selectors import LiveSession
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="batch-quote")
 
 
-def _validate(item: Any) -> tuple[QuoteQuery | None, dict[str, Any] | None]:
+def _validate(item: Any) -> tuple[QuoteQuery | None, dict[str, Any] | None, int]:
+    """The item's query, or its problem and the status it would have got alone (400 for a bad
+    body; 404 for an unknown instrument or contract, which resolution raises)."""
     serializer = QuoteRequestSerializer(data=item)
-    if serializer.is_valid():
-        return serializer.query, None
+    try:
+        valid = serializer.is_valid()
+    except ProxyError as exc:
+        return None, exc.envelope(), int(exc.status_code)
+    if valid:
+        return serializer.query, None, HTTPStatus.OK.value
     message = "Invalid instrument."
     for field, problems in serializer.errors.items():
         message = f"{field}: {problems[0]}"
         break
-    return None, envelope(message, code="invalid_request", details=serializer.errors)
+    return (
+        None,
+        envelope(message, code="invalid_request", details=serializer.errors),
+        HTTPStatus.BAD_REQUEST.value,
+    )
 
 
 def _answer(query: QuoteQuery, session: LiveSession, account: Account | None) -> dict[str, Any]:
@@ -59,7 +69,7 @@ def quotes_batch(
     *, instruments: list[Any], session: LiveSession, account: Account | None = None
 ) -> list[dict[str, Any]]:
     validated = [_validate(item) for item in instruments]
-    unique = list(dict.fromkeys(query for query, _ in validated if query is not None))
+    unique = list(dict.fromkeys(query for query, _, _ in validated if query is not None))
 
     def answer(query: QuoteQuery) -> dict[str, Any]:
         return _answer(query, session, account)
@@ -69,11 +79,9 @@ def quotes_batch(
     futures = [_pool.submit(contextvars.copy_context().run, answer, query) for query in unique]
     answers = {query: future.result() for query, future in zip(unique, futures, strict=True)}
     results = []
-    for index, (query, problem) in enumerate(validated):
+    for index, (query, problem, status) in enumerate(validated):
         if query is None:
-            results.append(
-                {"index": index, "status": HTTPStatus.BAD_REQUEST.value, "error": problem}
-            )
+            results.append({"index": index, "status": status, "error": problem})
         else:
             results.append({"index": index, **answers[query]})
             answers[query] = {**answers[query], "upstream_calls": 0}  # charged once

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from common.schema import padded
 from common.serializers import StrictSerializer
 from sessions_admin.services import TOKEN_PATTERN, InvalidSessionToken
 
 
+class _TokenField(serializers.RegexField):
+    """The token, trimmed, then matched: the schema says so (any whitespace around it, no
+    length limit on the padding), where drf-spectacular would add ``maxLength`` to the text
+    as sent. A JSON integer is taken as its digits (a token pasted without quotes,
+    12345678); any other number (1000.5, 1e9) or a boolean is refused, never sent to Breeze."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def request_schema(self) -> dict[str, Any]:
+        core = TOKEN_PATTERN.removeprefix("^").removesuffix("$")
+        return {
+            "oneOf": [
+                {"type": "string", "pattern": padded(core)},
+                # 4 to 256 characters: 1000 and up, -100 and down
+                {"type": "integer", "minimum": 1000, "maximum": 10**256 - 1},
+                {"type": "integer", "minimum": -(10**255 - 1), "maximum": -100},
+            ]
+        }
+
+
 class ApiSessionRequestSerializer(StrictSerializer):
-    api_session = serializers.RegexField(
+    api_session = _TokenField(
         TOKEN_PATTERN,
         max_length=256,
         trim_whitespace=True,

@@ -20,7 +20,6 @@ from tests.multiprocess.conftest import ADMIN_KEY, REDIS_DB, ProxyInstance, shar
 
 __all__ = ["ADMIN_KEY", "shared_redis"]
 
-KEY_SCOPES = "quotes,depth,historical,batch,option_chain"
 KEY_QUOTA = "1000000000"
 ENVELOPE_FIELDS = {"error", "message", "details", "code"}
 
@@ -33,7 +32,7 @@ def access_installed() -> bool:
 
 
 def create_client_key(name: str) -> str | None:
-    """A valid client key with every market scope, or None while ``access`` does not exist.
+    """A valid client key with every scope, or None while ``access`` does not exist.
 
     Uses the documented command (``manage.py client_keys create``), which prints the key alone
     on its last stdout line. Needs database access (a db/transactional_db test).
@@ -42,10 +41,12 @@ def create_client_key(name: str) -> str | None:
         return None
     from django.core.management import call_command
 
+    from access.models import SCOPES  # every scope there is (instruments came later)
+
     out = io.StringIO()
     call_command(
-        "client_keys", "create", "--name", name, "--scopes", KEY_SCOPES, "--quota", KEY_QUOTA,
-        stdout=out,
+        "client_keys", "create", "--name", name, "--scopes", ",".join(SCOPES),
+        "--quota", KEY_QUOTA, stdout=out,
     )  # fmt: skip
     lines = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
     assert lines, "client_keys create printed nothing"
