@@ -7,19 +7,36 @@ cores.
 """
 
 import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104
 # Without Redis the rate budget and cache live in the process, so the embedded default runs
 # one worker (with all 80 threads); with REDIS_URL every worker shares them.
 _default_workers = "2" if os.environ.get("REDIS_URL") else "1"
 workers = int(os.environ.setdefault("WEB_CONCURRENCY", _default_workers))
-worker_class = "gthread"
+# gthread, changed (breeze_proxy/gunicorn_worker.py) so that a pool thread is taken only for a
+# request that has fully arrived: clients that trickle or stall their requests cannot hold the
+# threads (REQUEST_READ_TIMEOUT_S, default 30 s, bounds how long one may take; 408 after), nor
+# can clients that never close hold the event loop; gunicorn's own refusals (below) are
+# answered in the proxy's JSON error envelope.
+worker_class = "breeze_proxy.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", str(80 // workers)))
 # Load the app once in the master and fork: workers share its memory pages and start fast.
 preload_app = True
 # Upstream calls end within BREEZE_TIMEOUT_S (10 s) plus a queue wait (5 s); leave headroom.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
+# Request heads: gunicorn's defaults, stated here because they are part of the API (README,
+# "Request limits and slow clients"): a longer request line is answered 414
+# request_line_too_long; a longer header field, more fields, or a head over 64 KiB in all (the
+# worker's MAX_HEAD_BYTES) 431 request_header_too_large; in the JSON envelope.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
 keepalive = 75  # longer than Cloud Run's front end idles, so it never reuses a closed socket
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # gunicorn 27's control socket defaults to one path per user, shared by every instance on the

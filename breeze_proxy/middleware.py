@@ -97,14 +97,34 @@ class ChunkedBodyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if chunked and not meta.get("CONTENT_LENGTH") and "wsgi.input" in meta:
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            data = meta["wsgi.input"].read(limit + 1)
-            if len(data) > limit:
-                body = envelope("The request body is too large.", code="request_too_large")
-                return JsonResponse(body, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = meta.get("CONTENT_LENGTH")
+        if declared:
+            if limit is not None and declared.isdigit() and int(declared) > limit:
+                return _too_large()
+        elif "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and "wsgi.input" in meta:
+            try:
+                data = meta["wsgi.input"].read(-1 if limit is None else limit + 1)
+            except TimeoutError:
+                return _unreadable(HTTPStatus.REQUEST_TIMEOUT, code="request_timeout")
+            except Exception:  # gunicorn's chunk parser raises its own errors, OSError too
+                return _unreadable(HTTPStatus.BAD_REQUEST, code="bad_request")
+            if limit is not None and len(data) > limit:
+                return _too_large()
             meta["CONTENT_LENGTH"] = str(len(data))
             request._body = data  # what HttpRequest.body returns from now on
             request._stream = LimitedStream(io.BytesIO(data), len(data))
         return self.get_response(request)
+
+
+def _too_large() -> JsonResponse:
+    body = envelope(
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        code="request_too_large",
+    )
+    return JsonResponse(body, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+
+
+def _unreadable(status: HTTPStatus, *, code: str) -> JsonResponse:
+    body = envelope("The request body could not be read.", code=code)
+    return JsonResponse(body, status=status)

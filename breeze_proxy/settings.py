@@ -327,6 +327,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's assets come from the pinned drf-spectacular-sidecar package, served by the
     # app itself: the docs work offline and never load a script from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge from validator.swagger.io (it would be sent the schema's address).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

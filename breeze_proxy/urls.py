@@ -4,7 +4,7 @@ uses the latter); each app owns its routes."""
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from breeze_proxy import views
 
@@ -26,7 +26,7 @@ urlpatterns = [
         for urls in _BREEZE_APPS
     ],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", views.SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 if settings.BREEZE_ADMIN_SITE_ENABLED:  # off on a public service; staff use a private one
     urlpatterns.append(path("admin/", admin.site.urls))

@@ -8,16 +8,17 @@ import functools
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.views import SpectacularSwaggerView
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def _methods(callback: Any) -> list[str]:
     actions = getattr(callback, "actions", None)
-    if actions:  # a DRF viewset: the methods it was routed with
-        return sorted(method.upper() for method in actions)
+    if actions:  # a DRF viewset: the methods it was routed with (not the HEAD DRF adds)
+        return sorted(m.upper() for m in actions if m not in ("head", "options"))
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is not None:
         return [m.upper() for m in _METHODS if hasattr(view_class, m)]
@@ -51,3 +52,11 @@ def _body() -> dict[str, Any]:
 
 def index(request: HttpRequest) -> JsonResponse:
     return JsonResponse(_body())
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI; OPTIONS answers the allowed methods (DRF's default would render the page's
+    template as metadata and fail)."""
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponse(headers={"Allow": "GET, HEAD, OPTIONS"})

@@ -118,6 +118,8 @@ def instances(sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_fa
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
+        # Tests load the master themselves; a background sync would race their table flushes.
+        "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
         "DATABASE_URL": database_url,
         "CONN_MAX_AGE": "0",
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",

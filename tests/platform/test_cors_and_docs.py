@@ -76,7 +76,15 @@ def test_openapi_schema_describes_every_endpoint(client):
 
 
 def test_swagger_ui_page(client):
-    assert client.get("/api/docs/").status_code == HTTPStatus.OK
+    """Served with the sidecar's assets, from the app (no CDN; test_operator_surfaces.py checks
+    every asset and host)."""
+    response = client.get("/api/docs/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert b'src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"' in (
+        response.content
+    )
+    assert b"cdn.jsdelivr.net" not in response.content
 
 
 def test_browsable_api_renders_html_form(client):
