@@ -55,3 +55,49 @@ def when_ready(server: object) -> None:
 
     for message in checks.run_checks():
         server.log.warning("system check: %s", message)
+
+
+# --- Metrics (breeze/telemetry.py) ---------------------------------------------------------
+# prometheus-client runs in multiprocess mode: each worker writes its metrics to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics sums them. It must be set before the app (and so
+# prometheus-client) is loaded, which is now: a fresh directory of this server's own unless
+# one is given (files an earlier server left there are removed, or they would count again).
+# Only when gunicorn itself reads this file: a script or test reading its settings with
+# runpy must not find its environment changed (gunicorn's own command or `python -m gunicorn`;
+# runpy.run_path sets argv[0] to this file's path.)
+_serving = os.path.basename(sys.argv[0]) == "gunicorn" or sys.argv[0].endswith(
+    os.path.join("gunicorn", "__main__.py")
+)
+_metrics_dir_given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if _serving and _metrics_dir_given:
+    os.makedirs(_metrics_dir_given, exist_ok=True)
+    for _name in os.listdir(_metrics_dir_given):
+        if _name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir_given, _name))
+elif _serving:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="breeze-metrics-", dir=worker_tmp_dir
+    )
+if _serving:  # the workers of one server are one instance of the fleet (GET /breeze/metrics)
+    os.environ.setdefault(
+        "BREEZE_INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    )
+
+
+def post_worker_init(worker: object) -> None:
+    """Each worker reports its figures (and that it is alive) from the start."""
+    from breeze import telemetry
+
+    telemetry.start_reporter()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker's live gauges (stream clients, memory) leave the sums when it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if _serving and not _metrics_dir_given:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

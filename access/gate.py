@@ -28,7 +28,8 @@ from access.models import SCOPES, AuditEvent, normalize_origin
 from access.principals import AdminPrincipal, AnonymousClient, ClientPrincipal, Principal
 from access.selectors import KeyRecord, client_key_get_by_digest, key_cache_key
 from access.services import client_key_mark_used
-from breeze import store
+from breeze import store, telemetry
+from breeze.errors import ProxyError
 
 logger = logging.getLogger("access")
 
@@ -104,7 +105,36 @@ def decide(
     origin: str | None,
     scope: str | None,
 ) -> Access:
-    """The access ``plan`` leads to, given what its reads ``found`` and its quota ``counts``."""
+    """The access ``plan`` leads to, given what its reads ``found`` and its quota ``counts``
+    (counted in the metrics per key name: requests admitted and refusals by code)."""
+    try:
+        access = _decide(plan, found, counts, origin=origin, scope=scope)
+    except ProxyError as exc:
+        telemetry.record_client(_metrics_name(plan, found, exc.code), refused=exc.code)
+        raise
+    telemetry.record_client(getattr(access.principal, "name", "anonymous"))
+    return access
+
+
+def _metrics_name(plan: Plan, found: dict[str, Any], code: str) -> str:
+    """Who a refused request said it was: the key's name when the key is known."""
+    if plan.kind == "client":
+        record = found.get(key_cache_key(plan.digest))
+        known = bool(record) and hmac.compare_digest(record.digest, plan.digest)
+        return record.name if known else "unknown"
+    if plan.kind == "admin_candidate":  # only the right admin key gets as far as its quota
+        return "admin-key" if code == "rate_limited" else "unknown"
+    return {"missing": "none", "anonymous": "anonymous"}.get(plan.kind, "unknown")
+
+
+def _decide(
+    plan: Plan,
+    found: dict[str, Any],
+    counts: list[int],
+    *,
+    origin: str | None,
+    scope: str | None,
+) -> Access:
     try:
         principal, record = _principal(plan, found)
         _check_origin(record, origin)

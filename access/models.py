@@ -9,7 +9,16 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-SCOPES = ("quotes", "depth", "historical", "batch", "option_chain", "instruments")
+SCOPES = (
+    "quotes",
+    "depth",
+    "historical",
+    "batch",
+    "option_chain",
+    "instruments",
+    "stream",
+    "metrics",
+)
 KEY_PREFIX_LENGTH = 8  # "bzp_" and four random characters: enough to tell keys apart
 
 

@@ -8,7 +8,8 @@ Order of the run (each phase needs a quiet machine, so nothing overlaps):
 
 1. preflight (wrk, Redis, PostgreSQL), flush the bench's Redis db, migrate, client key;
 2. main simulator (200 ms) and the main proxy: time to first 200 on ``GET /`` (row 6b);
-3. floor app then proxy, cached quote, identical wrk settings (row 1);
+3. floor app then proxy, cached quote, identical wrk settings (row 1); the same with
+   metrics off, then on again (row 1d);
 4. 100 simultaneous clients on one uncached quote, three times (row 3);
 5. upstream misses, direct SDK vs proxy, at concurrency 1 and 50 (row 2);
 6. connections vs calls over the main proxy's whole life (row 4), its RSS (row 6a);
@@ -149,6 +150,36 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
     ensure_alive([proxy, sim], "row 1")
     cached = scenarios.CachedResult(proxy=proxy_cached, floor=floor_result)
 
+    # --- row 1d: the same cached quote with metrics off, between two runs with them on --
+    say(f"row 1d: proxy with BREEZE_METRICS_ENABLED=false, wrk -t2 -c50 -d{d.cached_s}s")
+    before_off = control.stats()
+    off_env = {**main_env, "PORT": str(free_port()), "BREEZE_METRICS_ENABLED": "false"}
+    off_proxy, off_url, _ = start_proxy(setup, "proxy-metrics-off", off_env)
+    scenarios.warm_quote(off_url, setup.client_key)
+    cpu_before = process_tree_cpu_s(off_proxy.pid)
+    metrics_off = scenarios.wrk_post(
+        f"{off_url}/breeze/quotes", scenarios.QUOTE_BODY, setup.client_key,
+        threads=2, connections=50, duration_s=d.cached_s,
+    )  # fmt: skip
+    cpu_ms["cached, metrics off"] = (
+        (process_tree_cpu_s(off_proxy.pid) - cpu_before) * 1000 / max(1, metrics_off.requests)
+    )
+    fleet.stop(off_proxy)
+    after_off = control.stats()  # the off proxy's calls and connections are not row 4's
+    off_calls = after_off["total_calls"] - before_off["total_calls"]
+    off_conns = after_off["connections_opened"] - before_off["connections_opened"]
+    say(f"row 1d: the main proxy (metrics on) again, wrk -t2 -c50 -d{d.cached_s}s")
+    cpu_before = process_tree_cpu_s(proxy.pid)
+    metrics_on_again = scenarios.wrk_post(
+        f"{proxy_url}/breeze/quotes", scenarios.QUOTE_BODY, setup.client_key,
+        threads=2, connections=50, duration_s=d.cached_s,
+    )  # fmt: skip
+    cpu_ms["cached, metrics on (again)"] = (
+        (process_tree_cpu_s(proxy.pid) - cpu_before) * 1000 / max(1, metrics_on_again.requests)
+    )
+    ensure_alive([proxy, sim], "row 1d")
+    metrics_on = [proxy_cached, metrics_on_again]
+
     # --- row 3: stampede ----------------------------------------------------------------
     say("row 3: 100 simultaneous clients, same uncached quote (x3)")
     stampede = scenarios.stampede(proxy_url, control, setup.client_key, ["TCS", "INFTEC", "HDFBAN"])
@@ -186,8 +217,8 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
     final = control.stats()
     control.close()
     bench_conns = baseline["connections_opened"] + control.connections - 1  # 1 is in baseline
-    proxy_conns = final["connections_opened"] - bench_conns - direct_conns
-    proxy_calls = final["total_calls"] - baseline["total_calls"] - direct_calls
+    proxy_conns = final["connections_opened"] - bench_conns - direct_conns - off_conns
+    proxy_calls = final["total_calls"] - baseline["total_calls"] - direct_calls - off_calls
     rss_bytes, rss_procs = process_tree_rss_bytes(proxy.pid)
     say("stopping the main proxy and simulator")
     fleet.stop(proxy)
@@ -223,13 +254,16 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
         fleet.stop(child)
     fleet.stop(sim2)
 
-    log_findings = scan_logs(["proxy-main", "proxy-budget-a", "proxy-budget-b"])
+    log_findings = scan_logs(
+        ["proxy-main", "proxy-metrics-off", "proxy-budget-a", "proxy-budget-b"]
+    )
     return render(
         started=started, run_id=run_id, quick=quick, d=d, workers=workers, threads=threads,
         client_key=setup.client_key is not None, cached=cached, cached_upstream=cached_upstream,
         pairs=pairs, stampede=stampede, proxy_conns=proxy_conns, proxy_calls=proxy_calls,
         budget=budget, rss_bytes=rss_bytes, rss_procs=rss_procs, startup_s=startup_s,
         notes=notes, log_findings=log_findings, cpu_ms=cpu_ms,
+        metrics_on=metrics_on, metrics_off=metrics_off,
     )  # fmt: skip
 
 
@@ -239,6 +273,7 @@ def render(
     pairs: list[scenarios.LatencyPair], stampede: scenarios.StampedeResult, proxy_conns: int,
     proxy_calls: int, budget: scenarios.BudgetResult, rss_bytes: int, rss_procs: int,
     startup_s: float, notes: list[str], log_findings: dict[str, Any], cpu_ms: dict[str, float],
+    metrics_on: list[Any], metrics_off: Any,
 ) -> str:  # fmt: skip
     p, f = cached.proxy, cached.floor
     slots = workers * threads
@@ -254,6 +289,18 @@ def render(
     ))  # fmt: skip
     rows.append(("1c Cached throughput ratio proxy / floor", f"{cached.ratio:.2f}",
                  "≥ 0.25 (goal 0.35)", _ok(cached.ratio >= 0.25)))  # fmt: skip
+    on_rps = sum(run.rps for run in metrics_on) / len(metrics_on)
+    overhead = on_rps / metrics_off.rps if metrics_off.rps else 0.0
+    rows.append((
+        "1d Metrics overhead: cached quote throughput, metrics on / off",
+        f"{overhead:.3f} (on {on_rps:,.0f} req/s: mean of "
+        f"{' and '.join(f'{run.rps:,.0f}' for run in metrics_on)}; off {metrics_off.rps:,.0f} "
+        f"req/s; p50 on {metrics_on[0].p50_ms:.1f} ms, off {metrics_off.p50_ms:.1f} ms; "
+        f"CPU per request on {cpu_ms['cached']:.2f} and "
+        f"{cpu_ms['cached, metrics on (again)']:.2f} ms, off "
+        f"{cpu_ms['cached, metrics off']:.2f} ms)",
+        "≥ 0.95", _ok(overhead >= 0.95),
+    ))  # fmt: skip
     for pair, letter in zip(pairs, "ab", strict=True):
         dp50, dp99 = float(pair.direct["p50_ms"]), float(pair.direct["p99_ms"])
         rows.append((
@@ -318,6 +365,11 @@ def render(
         "proxy back to back, identical settings and body; cache warmed first; 1 s quote TTL, so "
         f"the proxy made {cached_upstream} upstream calls during its run. Socket errors / non-2xx:"
         f" proxy {p.socket_errors}/{p.non_2xx}, floor {f.socket_errors}/{f.non_2xx}.",
+        "1d. Row 1d: a second proxy, identical but for `BREEZE_METRICS_ENABLED=false` (no "
+        "Prometheus counters, no roll-up, no reporter thread), measured like 1a right after it; "
+        "then the main proxy (metrics on) again, so the off run sits between two on runs in the "
+        "same run; the ratio is the mean of the on runs over the off run. Its upstream calls "
+        "and connections are left out of row 4.",
         "2. Row 2: every request is a miss: each asks for a historical 1-minute window (stock, "
         "trading day, 5 minutes) no other request of the run uses (`bench/lua/history_miss.lua`, "
         "`bench/workload.py`). Proxy: wrk, closed loop, after a 50-connection warm-up. Direct: "

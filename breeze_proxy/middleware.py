@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from breeze.errors import envelope
 from common.json_logging import request_id_var
+from monitoring.routes import request_observed
 
 access_logger = logging.getLogger("breeze_proxy.access")
 
@@ -77,19 +78,29 @@ class RequestContextMiddleware:
                     "code": _error_code(response),
                 },
             )
+            request_observed(request, response, started)  # metrics: in memory, no I/O
             return response
         finally:
             request_id_var.reset(token)
 
 
 class ChunkedBodyMiddleware:
-    """Reads a body sent with ``Transfer-Encoding: chunked`` under WSGI.
+    """Request bodies: one size limit for every endpoint, and chunked bodies read under WSGI.
 
-    gunicorn decodes the chunks, but a WSGI request without ``Content-Length`` reads as empty
-    in Django, so such a body would be silently dropped (and the endpoint would answer that a
-    field is missing). This reads it up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and hands it on as
-    if its length had been sent; a longer one is refused with 413 in the envelope. ASGI servers
-    deliver the whole body anyway.
+    * A body sent with ``Transfer-Encoding: chunked`` has no ``Content-Length``, and a WSGI
+      request without one reads as empty in Django, so such a body would be silently dropped
+      (and the endpoint would answer that a field is missing). This reads it, up to
+      ``DATA_UPLOAD_MAX_MEMORY_SIZE``, and hands it on as if its length had been sent.
+    * A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``MAX_REQUEST_BYTES``), announced by its
+      ``Content-Length`` or found while reading the chunks, is refused here with 413
+      ``request_too_large`` before anything reads it. Django would refuse it only when
+      ``request.body`` is read, as a ``SuspiciousOperation`` answered 400 where middleware
+      (the market front door) reads it first.
+    * A chunked body that cannot be read (broken framing, or a client that stopped sending
+      it) is answered 400 ``bad_request`` (408 ``request_timeout`` when the server's read
+      deadline ran out) instead of failing inside a view.
+
+    It sits right after the request context, before everything that reads the body.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "access",
     "instruments",
     "market",
+    "monitoring",
     "sessions_admin",
 ]
 
@@ -415,3 +416,14 @@ BREEZE_OPEN_CALLS_PER_DAY = env.int("BREEZE_OPEN_CALLS_PER_DAY", default=BREEZE_
 BREEZE_OPEN_CALLS_PER_MINUTE = env.int(
     "BREEZE_OPEN_CALLS_PER_MINUTE", default=BREEZE_KEY_CALLS_PER_MINUTE
 )
+
+# --- Observability (monitoring/): /metrics, GET /breeze/metrics, the staff dashboard --------
+# The bearer token of /metrics (secret). Without one, /metrics is open on the embedded default
+# (the sandbox or DEBUG) and refused in production.
+METRICS_TOKEN = secret_value("METRICS_TOKEN")
+REDACT_VALUES += [METRICS_TOKEN] if METRICS_TOKEN else []
+# Off: nothing is recorded (the benchmark's "metrics off" run); the endpoints still answer.
+BREEZE_METRICS_ENABLED = env.bool("BREEZE_METRICS_ENABLED", default=True)
+# How often each process adds its per-minute roll-up to the shared store (the fleet's figures).
+BREEZE_METRICS_FLUSH_S = env.float("BREEZE_METRICS_FLUSH_S", default=5.0)
+BREEZE_DASHBOARD_REFRESH_S = env.int("BREEZE_DASHBOARD_REFRESH_S", default=30)

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from breeze import store
+from breeze import store, telemetry
 from breeze.gateway import errors
 
 logger = logging.getLogger("breeze.gateway")
@@ -105,6 +105,7 @@ def record_failure(grant: Pass, exc: errors.BreezeError) -> None:
             # The open marker outlives the reset time so that the probe can find it.
             cache.set(OPEN_KEY, time.time() + reset_s, timeout=int(reset_s) + FAILURE_WINDOW_S)
             cache.delete(PROBE_KEY)
+            telemetry.record_breaker_opened()
             logger.warning(
                 "circuit breaker opened",
                 extra={"failures": failures, "reason": exc.code, "reset_s": reset_s},

@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from breeze import store
+from breeze import store, telemetry
 from breeze.clock import ist_date_key, seconds_to_ist_midnight
 from breeze.gateway import errors
 
@@ -262,6 +262,9 @@ def acquire(
             outcome = first or _take(priority, account, queued=queued)
             first = None
             if outcome.granted:
+                telemetry.record_queue_wait(
+                    priority, wait_s - (deadline - time.monotonic()), granted=True
+                )
                 return
             _refuse_for_good(outcome, account)
             left = deadline - time.monotonic()
@@ -274,6 +277,9 @@ def acquire(
             # Sleep until a slot is likely free, with jitter so waiters do not stampede.
             pause = max(0.01, min(outcome.retry_after, 0.25)) * random.uniform(0.5, 1.0)
             time.sleep(min(left, pause))
+    except errors.BreezeError:
+        telemetry.record_queue_wait(priority, wait_s - (deadline - time.monotonic()), granted=False)
+        raise
     finally:
         if waiting:
             _incr(WAITING_KEY, -1)

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from breeze import telemetry
 from breeze.clock import seconds_to_ist_midnight
 from breeze.gateway import errors
 from breeze.gateway.sdk import LoadedSdk, load_sdk
@@ -160,11 +161,13 @@ def _call(operation: Operation, fn: Callable[[], Any], sdk: LoadedSdk) -> Any:
         outcome = translated.code
         raise translated from exc
     finally:
+        elapsed = time.perf_counter() - started
+        telemetry.record_upstream(operation.value, outcome, elapsed)
         logger.info(
             "upstream call",
             extra={
                 "operation": operation.value,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2),
                 "outcome": outcome,
             },
         )

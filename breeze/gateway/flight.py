@@ -31,14 +31,15 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from breeze import store
+from breeze import store, telemetry
 from breeze.gateway import errors
 from breeze.gateway.answers import MarketAnswer
-from breeze.operations import Query
+from breeze.operations import Operation, Query
 
 logger = logging.getLogger("breeze.gateway")
 
 FLIGHT_ERROR_TTL_S = 2.0
+_OPERATIONS = frozenset(operation.value for operation in Operation)
 
 # Given the flight's id, the extra keys read with the answer and what a one-round-trip start
 # already did (see Started); stores the answer and releases the lock via finish.
@@ -65,6 +66,17 @@ Begin = Callable[[str], Started]
 def answer_key(query: Query) -> str:
     """The one key of ``query``'s answer, read by the ready path and the gateway alike."""
     return f"answer:{query.cache_key()}"
+
+
+def depth_key(query: Query) -> str:
+    """Where the live feed keeps a quote's 5-level depth answer (``/breeze/depth`` prefers it)."""
+    return f"depth5:{query.cache_key()}"
+
+
+def operation_of(key: str) -> str:
+    """The operation an answer key belongs to (a metrics label: one of the enum's values)."""
+    name = key.split(":", 2)[1] if key.count(":") >= 2 else ""
+    return name if name in _OPERATIONS else "other"
 
 
 def stale_key(key: str) -> str:
@@ -114,7 +126,9 @@ def single_flight(
         if leader:
             break
         try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic())).served_as("hit")
+            answer = future.result(timeout=max(0.0, deadline - time.monotonic())).served_as("hit")
+            telemetry.record_merged(operation_of(key))
+            return answer
         except TimeoutError as exc:
             raise errors.UpstreamTimeout(details="waited for an identical request") from exc
         except errors.AccountBudgetExhausted:
@@ -156,6 +170,8 @@ def _fleet_flight(
         found = cache.get_many([key, error_key(key), lock_key(key), *extra_keys])
         stored = found.get(key)
         if stored is not None and stored[0] == session_id:
+            if seen_flight is not None:  # the answer of another instance's flight we followed
+                telemetry.record_merged(operation_of(key))
             return MarketAnswer.from_stored(stored, served_as="hit")
         if error_key(key) in found:
             raise errors.rebuild(found[error_key(key)])

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
-from breeze import clock
+from breeze import clock, telemetry
 from breeze.calendar import SlotClock, calendar_with
 from breeze.gateway import budget
 from breeze.gateway.errors import BreezeError, NoData, SessionExpired
@@ -103,6 +103,9 @@ def history_get(
     have = store.covered(series, slots, first, closed_last) if closed_last >= first else []
     pages = paging.windows(first, last, have)
     limit = max_calls or settings.BREEZE_HISTORY_MAX_CALLS
+    if have:  # the calls the store spared Breeze (metrics)
+        without = len(paging.windows(first, last, []))
+        telemetry.record_history_saved(min(without, limit) - min(len(pages), limit))
 
     answer = HistoryAnswer(
         query=query,
