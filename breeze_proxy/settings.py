@@ -43,6 +43,7 @@ if BREEZE_SANDBOX:
     _default_v1 = f"{BREEZE_SIM_URL}/breezeapi/api/v1/"
     _default_v2 = f"{BREEZE_SIM_URL}/api/v2/"
     _default_master = f"{BREEZE_SIM_URL}/MotherAppMaster/SecurityMaster.zip"
+    _default_stream = env.str("BREEZE_SIM_STREAM_URL", default="http://127.0.0.1:8766")
 else:
     BREEZE_API_KEY = _real_api_key
     BREEZE_API_SECRET = secret_value("BREEZE_API_SECRET")
@@ -51,6 +52,7 @@ else:
     _default_v1 = "https://api.icicidirect.com/breezeapi/api/v1/"
     _default_v2 = "https://breezeapi.icicidirect.com/api/v2/"
     _default_master = "https://directlink.icicidirect.com/MotherAppMaster/SecurityMaster.zip"
+    _default_stream = "https://livestream.icicidirect.com"
 
 BREEZE_API_URL = env.str("BREEZE_API_URL", default=_default_v1)
 BREEZE_API_V2_URL = env.str("BREEZE_API_V2_URL", default=_default_v2)
@@ -140,8 +142,9 @@ INSTALLED_APPS = [
     "access",
     "instruments",
     "market",
-    "monitoring",
+    "stream",
     "sessions_admin",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -208,7 +211,10 @@ elif env.bool("DB_POOL", default=not TESTING):
         "max_idle": 300,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Under ASGI every request runs its view on a thread of its own: a connection kept past
+    # the request would never be used again (Django's advice: no persistent connections there).
+    _asgi = env.str("BREEZE_SERVER", default="wsgi") == "asgi"
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if _asgi else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -391,6 +397,27 @@ BREEZE_CANDLE_RETENTION_DAYS = {
 # Trading holidays the NSE list in breeze/calendar.py does not have yet (ISO dates).
 BREEZE_EXTRA_HOLIDAYS = env.list("BREEZE_EXTRA_HOLIDAYS", default=[])
 BREEZE_STALE_TTL_S = env.int("BREEZE_STALE_TTL_S", default=86400)
+
+# --- The live stream (stream/, served by breeze_proxy.asgi) ---------------------------------
+BREEZE_LIVE_STREAM_URL = env.str("BREEZE_LIVE_STREAM_URL", default=_default_stream).rstrip("/")
+# Feeds the fleet's one upstream connection may join (a depth feed counts as one).
+BREEZE_STREAM_MAX_TOKENS = env.int("BREEZE_STREAM_MAX_TOKENS", default=500)
+# No tick for this long during market hours while feeds are joined: reconnect.
+BREEZE_STREAM_STALE_S = env.float("BREEZE_STREAM_STALE_S", default=30.0)
+# A feed nobody listens to is left after this long; the connection closed after IDLE.
+BREEZE_STREAM_LEAVE_GRACE_S = env.float("BREEZE_STREAM_LEAVE_GRACE_S", default=30.0)
+BREEZE_STREAM_IDLE_GRACE_S = env.float("BREEZE_STREAM_IDLE_GRACE_S", default=120.0)
+# Per client key, across the fleet: live connections and instruments subscribed.
+BREEZE_STREAM_MAX_CONNECTIONS_PER_KEY = env.int("BREEZE_STREAM_MAX_CONNECTIONS_PER_KEY", default=50)
+BREEZE_STREAM_MAX_SUBSCRIPTIONS_PER_KEY = env.int(
+    "BREEZE_STREAM_MAX_SUBSCRIPTIONS_PER_KEY", default=500
+)
+# Packets waiting for one client beyond which its updates are conflated (latest per feed).
+BREEZE_STREAM_CLIENT_BUFFER = env.int("BREEZE_STREAM_CLIENT_BUFFER", default=64)
+# A connection that has not subscribed (and so shown a key) within this long is closed.
+BREEZE_STREAM_AUTH_GRACE_S = env.float("BREEZE_STREAM_AUTH_GRACE_S", default=30.0)
+# The leader's lock: another instance takes the feed over within about this long.
+BREEZE_STREAM_LEADER_TTL_S = env.float("BREEZE_STREAM_LEADER_TTL_S", default=6.0)
 BREEZE_RATE_PER_MIN = env.int("BREEZE_RATE_PER_MIN", default=90)
 BREEZE_RATE_PER_DAY = env.int("BREEZE_RATE_PER_DAY", default=4800)
 BREEZE_QUEUE_WAIT_S = env.float("BREEZE_QUEUE_WAIT_S", default=5.0)

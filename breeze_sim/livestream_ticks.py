@@ -21,9 +21,10 @@ Layouts (the SDK's ``parse_data`` turns them into dicts):
 * index quote: the equity layout with the book/flow fields ``None``;
 * depth: ``[symbol, time, [level x 5]]``, a level being 8 fields (NSE/NFO), 4 (BSE) or 6 (BFO).
 
-``close`` is the previous session's close and ``change`` the % change against it (for indices
-too: the SDK README's NIFTY ticks have ``change`` = 1.03 = (last - close) / close). Prices that
-are whole numbers are sent as JSON integers, as the upstream (JavaScript) feed does.
+``close`` is the previous session's close and ``change`` the % change against it, except for
+indices: an index tick's ``close`` is the index's value one second earlier (``change`` is against
+that), so its real previous close comes from a REST quote. Prices that are whole numbers are sent
+as JSON integers, as the upstream (JavaScript) feed does.
 """
 
 from __future__ import annotations
@@ -324,6 +325,11 @@ def quote_tick(
     change = _change(last, base.previous_close)
     head = [symbol, _js(base.open), _js(last), _js(base.high), _js(base.low), _js(change)]
     if inst.kind == "index":
+        # An index tick's ``close`` is the value one second earlier, not the previous session's
+        # close (and ``change`` is against it): a consumer needs a quote for the real one.
+        before = now - timedelta(seconds=1)
+        second_ago = _move(inst, quote_base(inst, before, universe), epoch - 1, 0, jitter).last
+        head[5] = _js(_change(last, second_ago))
         return [
             *head,
             *([None] * 10),
@@ -331,7 +337,7 @@ def quote_tick(
             None,
             None,
             epoch,
-            _js(base.previous_close),
+            _js(second_ago),
         ]
     bid, bid_qty, ask, ask_qty, ltq = _book(inst, base, move)
     book = [_js(bid), bid_qty, _js(ask), ask_qty, ltq, _js(base.avg)]

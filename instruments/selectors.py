@@ -15,12 +15,12 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from breeze import clock
+from breeze.gateway import ticks
+from breeze.operations import Contract
 from instruments import resolver
 from instruments.errors import MasterMissing, UnknownContract
 from instruments.models import Instrument, MasterVersion
 
-# Breeze's feed prefix per exchange (BREEZE_API.md §6): X.1!token for quotes, X.2! for depth.
-FEED_PREFIX = {"NSE": "4", "NFO": "4", "BSE": "1", "BFO": "8"}
 CASH_EXCHANGES = ("NSE", "BSE")
 FNO_EXCHANGES = ("NFO", "BFO")
 
@@ -37,7 +37,41 @@ def _current_or_missing() -> MasterVersion:
 
 
 def feed_token(instrument: Instrument, *, depth: bool = False) -> str:
-    return f"{FEED_PREFIX.get(instrument.exchange, '4')}.{2 if depth else 1}!{instrument.token}"
+    """Breeze's live-feed token (``4.1!2885``); :class:`ticks.UnknownToken` without one."""
+    return ticks.feed_token(instrument.exchange, instrument.token, depth=depth)
+
+
+def _feed_token_or_none(instrument: Instrument) -> str | None:
+    try:
+        return feed_token(instrument)
+    except ticks.UnknownToken:
+        return None
+
+
+def instrument_for_contract(contract: Contract) -> Instrument:
+    """The master's row for ``contract`` (cash: the equity or index line; F&O: that future or
+    option), which names its live-feed token. :class:`UnknownContract` when it is not listed."""
+    rows = Instrument.objects.filter(
+        version=_current_or_missing(),
+        exchange=contract.exchange_code,
+        stock_code=contract.stock_code,
+    )
+    if contract.expiry is None:
+        rows = rows.filter(kind__in=[Instrument.Kind.EQUITY, Instrument.Kind.INDEX])
+    elif contract.product_type == "futures":
+        rows = rows.filter(kind=Instrument.Kind.FUTURE, expiry=contract.expiry)
+    else:
+        rows = rows.filter(
+            kind=Instrument.Kind.OPTION,
+            expiry=contract.expiry,
+            right=contract.right,
+            strike=Decimal(contract.strike or "0"),
+        )
+    row = rows.first()
+    if row is None:
+        raise UnknownContract(f"{contract.stock_code} is not listed that way on "
+                              f"{contract.exchange_code}.")  # fmt: skip
+    return row
 
 
 def instrument_data(instrument: Instrument) -> dict[str, Any]:
@@ -47,7 +81,7 @@ def instrument_data(instrument: Instrument) -> dict[str, Any]:
         "symbol": instrument.symbol,
         "stock_code": instrument.stock_code,
         "token": instrument.token,
-        "feed_token": feed_token(instrument),
+        "feed_token": _feed_token_or_none(instrument),
         "company_name": instrument.company_name,
         "type": instrument.kind,
         "series": instrument.series,
@@ -111,7 +145,8 @@ def instrument_get(*, exchange: str, text: str) -> dict[str, Any]:
     with its nearest future as the line and the expiries listed."""
     version = _current_or_missing()
     found = resolver.resolve(exchange, text)
-    assert found is not None  # a master is loaded
+    if found is None:  # the database has a master, this process has not indexed it yet
+        raise MasterMissing()
     rows = Instrument.objects.filter(
         version=version, exchange=exchange, stock_code=found.stock_code
     )

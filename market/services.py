@@ -10,11 +10,13 @@ is.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 
 from breeze.gateway import budget
 from breeze.gateway.answers import MarketAnswer, Rows
 from breeze.gateway.errors import SessionExpired, SessionMissing
 from breeze.gateway.fetch import fetch
+from breeze.gateway.flight import depth_key
 from breeze.operations import OptionChainQuery, Query, QuoteQuery
 from sessions_admin.selectors import LiveSession, breeze_session_get_live
 from sessions_admin.services import breeze_session_mark_rejected
@@ -98,6 +100,11 @@ def depth_from(answer: MarketAnswer) -> MarketAnswer:
 def depth_get(
     *, query: QuoteQuery, session: LiveSession, account: budget.Account | None = None
 ) -> MarketAnswer:
+    """Five levels from the live feed while it carries this instrument's depth; otherwise the
+    best bid/offer cut from the quote."""
+    streamed = cache.get(depth_key(query))
+    if streamed is not None and streamed[0] == session.id:
+        return MarketAnswer.from_stored(streamed, served_as="hit")
     return depth_from(quote_get(query=query, session=session, account=account))
 
 

@@ -3,6 +3,7 @@ stand behind the front door (``market.front_door``)."""
 
 from django.urls import path
 
+from breeze.gateway.flight import depth_key
 from market import serializers as shapes
 from market import services, views
 from market.front_door import Route, front_door
@@ -25,7 +26,13 @@ urlpatterns = [
     path(
         "depth",
         front_door(
-            Route("depth", "depth", shapes.QuoteRequestSerializer, services.depth_from),
+            Route(
+                "depth",
+                "depth",
+                shapes.QuoteRequestSerializer,
+                services.depth_from,
+                prefer=depth_key,
+            ),
             _post(views.DepthViewSet),
         ),
         name="depth",

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.authentication import ClientKeyAuthentication, RateLimitHeadersMixin
+from common import health
 from common.schema import error_responses
 from instruments import resolver
 from market import serializers as shapes
@@ -79,15 +81,29 @@ class QuoteViewSet(_MarketViewSet):
 
 @_market_schema(shapes.QuoteRequestSerializer, shapes.DepthResponseSerializer, "Best bid and offer")
 class DepthViewSet(_MarketViewSet):
-    """Best bid and offer. Breeze's REST API has no deeper book (five levels are websocket-only)."""
+    """Best bid and offer (Breeze's REST quote has no deeper book); five levels while the live
+    feed carries the instrument's depth."""
 
     request_serializer = shapes.QuoteRequestSerializer
     required_scope = "depth"
     service = staticmethod(services.depth_get)
 
 
-@_market_schema(
-    shapes.HistoricalRequestSerializer, shapes.HistoricalResponseSerializer, "Historical candles"
+@extend_schema_view(
+    create=extend_schema(
+        request=shapes.HistoricalRequestSerializer,
+        responses={
+            (200, "application/json"): shapes.HistoricalResponseSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="datetime,stock_code,exchange_code,open,high,low,close,volume,"
+                "open_interest — one candle per line, oldest first (Accept: text/csv or "
+                "?format=csv); the X-History-* headers carry complete, from, to, next_to_date.",
+            ),
+            **_ERRORS,
+        },
+        summary="Historical candles",
+    )
 )
 class HistoricalViewSet(_MarketViewSet):
     """Candles of any range: closed candles from the store, the rest from Breeze in pages of
@@ -172,6 +188,11 @@ class HealthSerializer(serializers.Serializer):
     instruments = serializers.DictField(
         help_text="The SecurityMaster in use: loaded, version, loaded_at, age_s, stale, rows."
     )
+    stream = serializers.DictField(
+        required=False,
+        help_text="The live stream: running, leader, feed (live, connecting, reconnecting, "
+        "stale, session_expired, idle, electing, down), tokens, clients, instances.",
+    )
 
 
 class HealthView(APIView):
@@ -196,5 +217,6 @@ class HealthView(APIView):
                 "sandbox": settings.BREEZE_SANDBOX,
                 "version": settings.VERSION,
                 "instruments": resolver.summary(),
+                **health.sections(),
             }
         )

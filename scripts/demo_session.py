@@ -74,6 +74,19 @@ Breeze Proxy is running at {proxy} against the Breeze simulator (demo session un
   curl -s -X POST {proxy}/breeze/admin/api-session -H "X-Proxy-Admin-Key: $(cat .run/admin-key)" \\
        -H 'Content-Type: application/json' -d '{{"api_session": "<today's token>"}}'
 
+Live stream (Socket.IO at {proxy}/socket.io/), the seed frontend's watchlist:
+
+  .venv/bin/python - <<'PY'
+import socketio
+sio = socketio.Client()
+sio.on("watchlist_update", lambda t: print(t["stock_code"], t["ltp"], t["percent_change"]))
+sio.on("watchlist_error", print)
+sio.connect("{proxy}", transports=["polling", "websocket"])
+sio.emit("subscribe_to_watchlist", {{"stocks": ["NIFTY", "RELIANCE", "TCS"], "proxy_key": ""}})
+sio.sleep(10)
+sio.disconnect()
+PY
+
 Browsable API: {proxy}/breeze/quotes   OpenAPI: {proxy}/api/docs/   Stop: Ctrl-C
 """,
         flush=True,

@@ -58,7 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimulatorServer]:
-    server = SimulatorServer(host="127.0.0.1", port=0).start()
+    server = SimulatorServer(host="127.0.0.1", port=0, stream_port=0, tick_rate=10).start()
     issue = server.issue_session
 
     def issue_session(token: str | None = None) -> str:
@@ -83,6 +83,7 @@ def sim() -> Iterator[SimulatorServer]:
         BREEZE_API_URL=server.api_url,
         BREEZE_API_V2_URL=server.api_v2_url,
         BREEZE_SECURITY_MASTER_URL=server.security_master_url,
+        BREEZE_LIVE_STREAM_URL=server.live_stream_url,
         BREEZE_TIMEOUT_S=2.0,
     )
     overrides.enable()

@@ -16,7 +16,8 @@ from typing import Any
 from breeze.gateway import errors
 
 Rows = list[dict[str, Any]]
-Stored = tuple[int, bytes, float, float]  # session id, rows JSON, as_of, expires_at
+# session id, rows JSON, as_of, expires_at[, source]: "stream" when the live feed wrote it.
+Stored = tuple[Any, ...]
 
 
 def encode_rows(rows: Rows) -> bytes:
@@ -34,7 +35,8 @@ class MarketAnswer:
     expires_at: float = 0.0  # when the fresh copy leaves the cache (0: not cached)
     session_id: int = 0
     # miss: fetched from Breeze for this request; hit: served from the shared cache (or from
-    # another request's fetch); stale: Breeze is failing and this is the last good answer.
+    # another request's fetch); stale: Breeze is failing and this is the last good answer;
+    # stream: the live feed's last tick, written as this answer.
     cache: str = "miss"
     upstream_calls: int = 0  # Breeze calls this request caused (what its client is charged)
 
@@ -44,7 +46,9 @@ class MarketAnswer:
 
     @classmethod
     def from_stored(cls, stored: Stored, *, served_as: str) -> MarketAnswer:
-        session_id, rows_json, as_of, expires_at = stored
+        session_id, rows_json, as_of, expires_at = stored[:4]
+        if len(stored) > 4 and served_as == "hit":
+            served_as = stored[4]
         return cls(rows_json, as_of, expires_at, session_id, served_as)
 
     def stored(self) -> Stored:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from http import HTTPStatus
 
@@ -209,3 +210,19 @@ def test_root_probe_touches_nothing(api, django_assert_num_queries):
 
     assert response.status_code == HTTPStatus.OK
     assert response.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_declared_json_is_refused_even_when_its_answer_is_cached(
+    client, live_session, sim, content_type
+):
+    body = json.dumps({"stock_code": "RELIND"})
+    cached = client.post("/breeze/quotes", body, content_type="application/json")
+    calls = sim.stats()["total_calls"]
+
+    refused = client.post("/breeze/quotes", body, content_type=content_type)
+
+    assert cached.status_code == HTTPStatus.OK
+    assert refused.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert refused.json()["code"] == "unsupported_media_type"
+    assert sim.stats()["total_calls"] == calls

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -504,8 +504,15 @@ def test_ticks_agree_with_rest_quotes(frozen_live: SimulatorServer) -> None:
         exact = quote_tick(inst, NOW, jitter=False, universe=universe)
         (o, last, h, lo, change) = exact[1:6]
         assert (o, last, h, lo) == (row["open"], row["ltp"], row["high"], row["low"])
-        assert change == row["ltp_percent_change"]
-        assert exact[-1] == row["previous_close"]
+        if inst.kind == "index":  # close: the value a second earlier; change against it
+            second_ago = quote_tick(
+                inst, NOW - timedelta(seconds=1), jitter=False, universe=universe
+            )
+            assert exact[-1] == second_ago[2]
+            assert change == round((last - exact[-1]) / exact[-1] * 100, 2)
+        else:
+            assert change == row["ltp_percent_change"]
+            assert exact[-1] == row["previous_close"]
         if inst.kind != "index":
             assert exact[6:10] == [
                 row["best_bid_price"],
@@ -524,7 +531,8 @@ def test_ticks_agree_with_rest_quotes(frozen_live: SimulatorServer) -> None:
             assert (moved[1], moved[3], moved[4]) == (row["open"], row["high"], row["low"])
             assert row["low"] <= moved[2] <= row["high"]
             assert abs(moved[2] - row["ltp"]) <= max(0.1, row["ltp"] * 0.0002) + 1e-9
-            assert moved[-1] == row["previous_close"]
+            if inst.kind != "index":
+                assert moved[-1] == row["previous_close"]
 
 
 def test_stream_serves_the_rest_view_with_jitter_off(

@@ -1,0 +1,255 @@
+"""One instance's clients: who listens to which feed under which name, and delivery of every
+tick that reaches this instance to exactly those clients.
+
+A tick message is decoded once per instance, shaped once per way of asking for it (the name a
+seed client sent, the id a native client chose) and encoded once into a Socket.IO packet that
+every such client is handed as is: fan-out costs a queue append per client, not a JSON
+encoding per client.
+
+A client that reads slower than ticks arrive must not delay anyone else or grow without bound.
+Each client's Engine.IO queue is watched; past ``BREEZE_STREAM_CLIENT_BUFFER`` packets the
+client is *conflated*: only the latest packet per feed and name is kept for it (older ones are
+dropped, counted, and show up as gaps in ``seq``) and handed over once its queue has drained.
+Nothing is ever awaited per client on the delivery path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from breeze import telemetry
+from stream import shapes
+from stream.shapes import Described
+
+logger = logging.getLogger("stream")
+
+COMPAT, NATIVE = "compat", "native"
+DRAIN_EVERY_S = 0.02
+
+
+@dataclass(frozen=True)
+class Interest:
+    """One way a client listens to one feed."""
+
+    protocol: str  # compat (watchlist_update) or native (tick / depth)
+    ident: str  # the name the client used (compat) or its id (native)
+    described: Described
+
+
+@dataclass
+class Client:
+    sid: str
+    eio_sid: str
+    key_id: str  # the client key's id ("admin", "anon:<ip>"): limits are counted per key
+    principal: Any = None
+    account: Any = None
+    source_ip: str | None = None
+    origin: str | None = None
+    interests: dict[str, set[Interest]] = field(default_factory=lambda: defaultdict(set))
+    pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, ident) → packet
+    delivered: set[tuple[str, str]] = field(default_factory=set)  # got at least one live tick
+    conflated: int = 0
+    sent: int = 0
+    connected_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.principal is not None
+
+    def subscriptions(self) -> int:
+        return sum(len(found) for found in self.interests.values())
+
+
+def encode_event(event: str, data: Any) -> str:
+    """A Socket.IO EVENT packet for the default namespace, as python-socketio encodes it."""
+    return "2" + json.dumps([event, data], separators=(",", ":"), allow_nan=False)
+
+
+class Hub:
+    """The registry and the delivery of one instance. ``send(eio_sid, packet)`` queues an
+    encoded packet on a client's Engine.IO socket; ``backlog(eio_sid)`` says how many wait."""
+
+    def __init__(
+        self,
+        send: Callable[[str, str], None],
+        backlog: Callable[[str], int],
+        on_change: Callable[[], None],
+    ) -> None:
+        self._send = send
+        self._backlog = backlog
+        self._on_change = on_change
+        self.clients: dict[str, Client] = {}
+        self.rooms: dict[str, dict[str, set[Interest]]] = defaultdict(dict)  # feed → sid → …
+        self._congested: set[str] = set()
+        self.fence = 0
+        self.ticks_in = 0
+        self.packets_out = 0
+        self.conflated = 0
+        self.stale_fence_drops = 0
+        self.last_tick_at: dict[str, float] = {}
+
+    # --- registry --------------------------------------------------------------------------
+
+    def add_client(self, client: Client) -> None:
+        self.clients[client.sid] = client
+        telemetry.STREAM_CLIENTS.set(len(self.clients))
+        self._on_change()
+
+    def remove_client(self, sid: str) -> Client | None:
+        client = self.clients.pop(sid, None)
+        if client is None:
+            return None
+        for feed in list(client.interests):
+            self._leave_room(feed, sid)
+        self._congested.discard(sid)
+        telemetry.STREAM_CLIENTS.set(len(self.clients))
+        self._on_change()
+        return client
+
+    def subscribe(self, client: Client, feed: str, interest: Interest) -> None:
+        client.interests[feed].add(interest)
+        self.rooms[feed].setdefault(client.sid, set()).add(interest)
+        self._on_change()
+
+    def unsubscribe(self, client: Client, predicate: Callable[[Interest], bool]) -> list[str]:
+        """Drop the client's interests that match; the feeds it no longer listens to."""
+        left = []
+        for feed in list(client.interests):
+            kept = {i for i in client.interests[feed] if not predicate(i)}
+            if kept:
+                client.interests[feed] = kept
+                self.rooms[feed][client.sid] = set(kept)
+            else:
+                del client.interests[feed]
+                self._leave_room(feed, client.sid)
+                left.append(feed)
+        for key in [k for k in client.pending if k[0] in left]:
+            del client.pending[key]
+        client.delivered = {k for k in client.delivered if k[0] not in left}
+        self._on_change()
+        return left
+
+    def _leave_room(self, feed: str, sid: str) -> None:
+        room = self.rooms.get(feed)
+        if room is not None:
+            room.pop(sid, None)
+            if not room:
+                del self.rooms[feed]
+
+    def listeners(self) -> dict[str, int]:
+        """Clients per feed (what this instance reports to the leader)."""
+        return {feed: len(sids) for feed, sids in self.rooms.items() if sids}
+
+    def per_key(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(connections, subscriptions) per client key on this instance."""
+        connections: dict[str, int] = defaultdict(int)
+        subscriptions: dict[str, int] = defaultdict(int)
+        for client in self.clients.values():
+            connections[client.key_id] += 1
+            subscriptions[client.key_id] += client.subscriptions()
+        return dict(connections), dict(subscriptions)
+
+    # --- delivery --------------------------------------------------------------------------
+
+    def deliver(self, raw: bytes) -> None:
+        """One tick message from the bus to every local client listening to its feed."""
+        message = json.loads(raw)
+        fence = message.get("x", 0)
+        if fence < self.fence:
+            self.stale_fence_drops += 1  # a deposed leader's late tick
+            return
+        self.fence = fence
+        feed = message["f"]
+        self.ticks_in += 1
+        now = time.time()
+        self.last_tick_at[feed] = now
+        telemetry.STREAM_TICKS_IN.inc()
+        room = self.rooms.get(feed)
+        if not room:
+            return
+        telemetry.STREAM_TICK_LAG.observe(max(0.0, now - message.get("r", now)))
+        sent_before = self.packets_out
+        depth = message.get("d", False)
+        packets: dict[Interest, str] = {}
+        for sid, interests in room.items():
+            client = self.clients.get(sid)
+            if client is None:
+                continue
+            for interest in interests:
+                packet = packets.get(interest)
+                if packet is None:
+                    packet = packets[interest] = packet_for(message, interest, depth)
+                self._offer(client, (feed, interest.ident), packet)
+        telemetry.STREAM_TICKS_OUT.inc(self.packets_out - sent_before)
+
+    def send_now(self, client: Client, packet: str) -> None:
+        """A packet for one client outside the tick flow (acks, snapshots, status)."""
+        self._send(client.eio_sid, packet)
+        self.packets_out += 1
+
+    def broadcast(self, packet_for: Callable[[Client], str | None]) -> int:
+        count = 0
+        for client in list(self.clients.values()):
+            packet = packet_for(client)
+            if packet is not None:
+                self.send_now(client, packet)
+                count += 1
+        return count
+
+    def _offer(self, client: Client, key: tuple[str, str], packet: str) -> None:
+        if key not in client.delivered:
+            client.delivered.add(key)
+        if client.pending or self._backlog(client.eio_sid) >= settings.BREEZE_STREAM_CLIENT_BUFFER:
+            if key in client.pending:
+                client.conflated += 1
+                self.conflated += 1
+            client.pending[key] = packet
+            self._congested.add(client.sid)
+            return
+        self._send(client.eio_sid, packet)
+        client.sent += 1
+        self.packets_out += 1
+
+    def drain(self) -> None:
+        """Hand conflated clients their latest packets once their queue has room again."""
+        low_water = settings.BREEZE_STREAM_CLIENT_BUFFER // 2
+        for sid in list(self._congested):
+            client = self.clients.get(sid)
+            if client is None:
+                self._congested.discard(sid)
+                continue
+            if self._backlog(client.eio_sid) > low_water:
+                continue
+            pending, client.pending = client.pending, {}
+            for packet in pending.values():
+                self._send(client.eio_sid, packet)
+                client.sent += 1
+                self.packets_out += 1
+            self._congested.discard(sid)
+
+    async def drain_forever(self) -> None:
+        while True:
+            await asyncio.sleep(DRAIN_EVERY_S)
+            if self._congested:
+                self.drain()
+
+
+def packet_for(message: dict[str, Any], interest: Interest, depth: bool) -> str:
+    """The encoded event ``interest`` receives for ``message``."""
+    if interest.protocol == COMPAT:
+        return encode_event(
+            "watchlist_update", shapes.watchlist_update(message, interest.described, interest.ident)
+        )
+    shape = shapes.native_depth if depth else shapes.native_tick
+    return encode_event(
+        "depth" if depth else "tick", shape(message, interest.described, interest.ident)
+    )
