@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -55,10 +55,10 @@ class Client:
     source_ip: str | None = None
     origin: str | None = None
     interests: dict[str, set[Interest]] = field(default_factory=lambda: defaultdict(set))
-    pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, ident) → packet
-    delivered: set[tuple[str, str]] = field(default_factory=set)  # got at least one live tick
+    pending: dict[tuple[str, str], Any] = field(default_factory=dict)  # (feed, ident) → packet
+    since: dict[str, float] = field(default_factory=dict)  # feed → when it was subscribed
+    handle: Any = None  # the transport's handle on this client's socket
     conflated: int = 0
-    sent: int = 0
     connected_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -74,18 +74,25 @@ def encode_event(event: str, data: Any) -> str:
     return "2" + json.dumps([event, data], separators=(",", ":"), allow_nan=False)
 
 
-class Hub:
-    """The registry and the delivery of one instance. ``send(eio_sid, packet)`` queues an
-    encoded packet on a client's Engine.IO socket; ``backlog(eio_sid)`` says how many wait."""
+class Transport(Protocol):
+    """How packets reach one client's socket (Engine.IO's queue in production; a fake in
+    tests). ``prepare`` makes the object queued from encoded text, once per tick and name, so
+    that every client asking the same way is handed the very same object."""
 
-    def __init__(
-        self,
-        send: Callable[[str, str], None],
-        backlog: Callable[[str], int],
-        on_change: Callable[[], None],
-    ) -> None:
-        self._send = send
-        self._backlog = backlog
+    def handle(self, eio_sid: str) -> Any: ...
+
+    def prepare(self, text: str) -> Any: ...
+
+    def put(self, handle: Any, prepared: Any) -> None: ...
+
+    def waiting(self, handle: Any) -> int: ...
+
+
+class Hub:
+    """The registry and the delivery of one instance."""
+
+    def __init__(self, transport: Transport, on_change: Callable[[], None]) -> None:
+        self.transport = transport
         self._on_change = on_change
         self.clients: dict[str, Client] = {}
         self.rooms: dict[str, dict[str, set[Interest]]] = defaultdict(dict)  # feed → sid → …
@@ -95,11 +102,13 @@ class Hub:
         self.packets_out = 0
         self.conflated = 0
         self.stale_fence_drops = 0
-        self.last_tick_at: dict[str, float] = {}
+        self.last_tick_at: dict[str, float] = {}  # feed → wall time of its last tick here
+        self._delivered_at: dict[str, float] = {}  # feed → monotonic time of its last delivery
 
     # --- registry --------------------------------------------------------------------------
 
     def add_client(self, client: Client) -> None:
+        client.handle = self.transport.handle(client.eio_sid)
         self.clients[client.sid] = client
         telemetry.STREAM_CLIENTS.set(len(self.clients))
         self._on_change()
@@ -116,6 +125,7 @@ class Hub:
         return client
 
     def subscribe(self, client: Client, feed: str, interest: Interest) -> None:
+        client.since.setdefault(feed, time.monotonic())
         client.interests[feed].add(interest)
         self.rooms[feed].setdefault(client.sid, set()).add(interest)
         self._on_change()
@@ -134,7 +144,8 @@ class Hub:
                 left.append(feed)
         for key in [k for k in client.pending if k[0] in left]:
             del client.pending[key]
-        client.delivered = {k for k in client.delivered if k[0] not in left}
+        for feed in left:
+            client.since.pop(feed, None)
         self._on_change()
         return left
 
@@ -161,7 +172,8 @@ class Hub:
     # --- delivery --------------------------------------------------------------------------
 
     def deliver(self, raw: bytes) -> None:
-        """One tick message from the bus to every local client listening to its feed."""
+        """One tick message from the bus to every local client listening to its feed: shaped
+        and encoded once per way of asking, then the same packet queued for each client."""
         message = json.loads(raw)
         fence = message.get("x", 0)
         if fence < self.fence:
@@ -176,24 +188,38 @@ class Hub:
         room = self.rooms.get(feed)
         if not room:
             return
+        self._delivered_at[feed] = time.monotonic()
         telemetry.STREAM_TICK_LAG.observe(max(0.0, now - message.get("r", now)))
-        sent_before = self.packets_out
         depth = message.get("d", False)
-        packets: dict[Interest, str] = {}
+        prepared: dict[Interest, Any] = {}
+        put, waiting, prepare = self.transport.put, self.transport.waiting, self.transport.prepare
+        buffer = settings.BREEZE_STREAM_CLIENT_BUFFER
+        clients = self.clients
+        sent = 0
         for sid, interests in room.items():
-            client = self.clients.get(sid)
+            client = clients.get(sid)
             if client is None:
                 continue
             for interest in interests:
-                packet = packets.get(interest)
+                packet = prepared.get(interest)
                 if packet is None:
-                    packet = packets[interest] = packet_for(message, interest, depth)
-                self._offer(client, (feed, interest.ident), packet)
-        telemetry.STREAM_TICKS_OUT.inc(self.packets_out - sent_before)
+                    packet = prepared[interest] = prepare(packet_for(message, interest, depth))
+                if client.pending or waiting(client.handle) >= buffer:
+                    self._conflate(client, (feed, interest.ident), packet)
+                else:
+                    put(client.handle, packet)
+                    sent += 1
+        self.packets_out += sent
+        telemetry.STREAM_TICKS_OUT.inc(sent)
 
-    def send_now(self, client: Client, packet: str) -> None:
+    def got_live_tick(self, client: Client, feed: str) -> bool:
+        """Whether a live tick of ``feed`` reached ``client`` since it subscribed (then a
+        snapshot taken before would be older than what it has)."""
+        return self._delivered_at.get(feed, float("-inf")) >= client.since.get(feed, float("inf"))
+
+    def send_now(self, client: Client, text: str) -> None:
         """A packet for one client outside the tick flow (acks, snapshots, status)."""
-        self._send(client.eio_sid, packet)
+        self.transport.put(client.handle, self.transport.prepare(text))
         self.packets_out += 1
 
     def broadcast(self, packet_for: Callable[[Client], str | None]) -> int:
@@ -205,19 +231,12 @@ class Hub:
                 count += 1
         return count
 
-    def _offer(self, client: Client, key: tuple[str, str], packet: str) -> None:
-        if key not in client.delivered:
-            client.delivered.add(key)
-        if client.pending or self._backlog(client.eio_sid) >= settings.BREEZE_STREAM_CLIENT_BUFFER:
-            if key in client.pending:
-                client.conflated += 1
-                self.conflated += 1
-            client.pending[key] = packet
-            self._congested.add(client.sid)
-            return
-        self._send(client.eio_sid, packet)
-        client.sent += 1
-        self.packets_out += 1
+    def _conflate(self, client: Client, key: tuple[str, str], packet: Any) -> None:
+        if key in client.pending:
+            client.conflated += 1
+            self.conflated += 1
+        client.pending[key] = packet
+        self._congested.add(client.sid)
 
     def drain(self) -> None:
         """Hand conflated clients their latest packets once their queue has room again."""
@@ -227,12 +246,11 @@ class Hub:
             if client is None:
                 self._congested.discard(sid)
                 continue
-            if self._backlog(client.eio_sid) > low_water:
+            if self.transport.waiting(client.handle) > low_water:
                 continue
             pending, client.pending = client.pending, {}
             for packet in pending.values():
-                self._send(client.eio_sid, packet)
-                client.sent += 1
+                self.transport.put(client.handle, packet)
                 self.packets_out += 1
             self._congested.discard(sid)
 

@@ -268,7 +268,7 @@ class Handlers:
         last = await self.stream.bus.last_ticks(feeds)
         for item in wanted:
             interest = Interest(protocol, item.ident, item.described)
-            if (item.feed, item.ident) in client.delivered:
+            if self.hub.got_live_tick(client, item.feed):
                 continue  # a live tick got there first: a snapshot now would be older
             if item.feed in last:
                 message = snapshots.from_last_tick(last[item.feed])
@@ -279,7 +279,7 @@ class Handlers:
                 message = snapshots.from_rest_row(item.feed, row, item.described)
             else:
                 continue
-            if (item.feed, item.ident) in client.delivered:
+            if self.hub.got_live_tick(client, item.feed):
                 continue  # the REST quote took longer than the first live tick
             self.hub.send_now(client, packet_for(message, interest, depth=False))
             if item.depth_feed and item.depth_feed in last:

@@ -60,7 +60,7 @@ class Stream:
         self.sio = sio
         self.bus = bus or bus_from_settings()
         self.instance = f"{socket.gethostname()[:24]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.hub = Hub(send=self._send, backlog=self._backlog, on_change=self._changed)
+        self.hub = Hub(EngineIOTransport(sio), on_change=self._changed)
         self._upstream_factory = upstream_factory
         self.upstream: Upstream | None = None
         self._upstream_task: asyncio.Task[None] | None = None
@@ -100,18 +100,6 @@ class Stream:
             _running = None
 
     # --- Engine.IO plumbing ----------------------------------------------------------------
-
-    def _socket(self, eio_sid: str) -> Any:
-        return self.sio.eio.sockets.get(eio_sid)
-
-    def _send(self, eio_sid: str, packet: str) -> None:
-        sock = self._socket(eio_sid)
-        if sock is not None and not sock.closed:
-            sock.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=packet))
-
-    def _backlog(self, eio_sid: str) -> int:
-        sock = self._socket(eio_sid)
-        return sock.queue.qsize() if sock is not None else 0
 
     def send(self, client: Client, event: str, data: Any) -> None:
         self.hub.send_now(client, encode_event(event, data))
@@ -269,3 +257,25 @@ class Stream:
 
 def _speaks(client: Client, protocol: str) -> bool:
     return any(i.protocol == protocol for found in client.interests.values() for i in found)
+
+
+class EngineIOTransport:
+    """Packets straight onto each client's Engine.IO queue (what ``AsyncServer.emit`` does for
+    a local client, without encoding the event again per client). The socket's writer task
+    sends them; its queue length says how far behind the client is."""
+
+    def __init__(self, sio: Any) -> None:
+        self.sio = sio
+
+    def handle(self, eio_sid: str) -> Any:
+        return self.sio.eio.sockets.get(eio_sid)
+
+    def prepare(self, text: str) -> Any:
+        return eio_packet.Packet(eio_packet.MESSAGE, data=text)
+
+    def put(self, handle: Any, prepared: Any) -> None:
+        if handle is not None and not handle.closed:
+            handle.queue.put_nowait(prepared)
+
+    def waiting(self, handle: Any) -> int:
+        return handle.queue.qsize() if handle is not None else 0

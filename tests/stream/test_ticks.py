@@ -99,15 +99,23 @@ DESCRIBED = Described(exchange_code="NSE", stock_code="RELIND", symbol="RELIANCE
 
 
 class FakeSockets:
+    """The hub's transport, recording what each client's queue was handed."""
+
     def __init__(self) -> None:
         self.sent: dict[str, list[str]] = {}
         self.backlog: dict[str, int] = {}
 
-    def send(self, eio_sid: str, packet: str) -> None:
-        self.sent.setdefault(eio_sid, []).append(packet)
+    def handle(self, eio_sid: str) -> str:
+        return eio_sid
 
-    def waiting(self, eio_sid: str) -> int:
-        return self.backlog.get(eio_sid, 0)
+    def prepare(self, text: str) -> str:
+        return text
+
+    def put(self, handle: str, prepared: str) -> None:
+        self.sent.setdefault(handle, []).append(prepared)
+
+    def waiting(self, handle: str) -> int:
+        return self.backlog.get(handle, 0)
 
 
 def _message(seq: int, fence: int = 1, feed: str = "4.1!2885") -> bytes:
@@ -118,7 +126,7 @@ def _message(seq: int, fence: int = 1, feed: str = "4.1!2885") -> bytes:
 def _hub(settings_fixture, buffer: int = 4):
     settings_fixture.BREEZE_STREAM_CLIENT_BUFFER = buffer
     sockets = FakeSockets()
-    hub = Hub(send=sockets.send, backlog=sockets.waiting, on_change=lambda: None)
+    hub = Hub(sockets, on_change=lambda: None)
     return hub, sockets
 
 
