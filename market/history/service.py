@@ -59,6 +59,21 @@ class HistoryAnswer:
             if self.start <= moment <= self.end:
                 yield row
 
+    def hold(self, fetched: dict[datetime, dict[str, Any]], *, read_store: bool) -> None:
+        """Serve a small answer from memory: what the store held (one read, when it held any
+        of the range) overlaid with what was just fetched. No count and no cursor per request,
+        and a stale page (never stored) still shows."""
+        held: dict[datetime, dict[str, Any]] = {}
+        if read_store and self.stored_until is not None and self.stored_until >= self.start:
+            end = min(self.end, self.stored_until)
+            for row in store.read(self.series, self.start, end, chunked=False):
+                held[datetime.strptime(row["datetime"], "%Y-%m-%d %H:%M:%S")] = row
+        held.update(
+            (moment, store.as_stored(self.series, moment, row)) for moment, row in fetched.items()
+        )
+        self.tail = dict(sorted(held.items()))  # the open candles are among those fetched
+        self.stored_until = None
+
     def is_empty(self) -> bool:
         if any(self.start <= moment <= self.end for moment in self.tail):
             return False
@@ -117,6 +132,8 @@ def history_get(
         upstream_calls=0,
         stored_until=slots.start_of(closed_last) if closed_last >= first else None,
     )
+    small = last - first < paging.PAGE  # at most one page of candles: served from memory
+    fetched: dict[datetime, dict[str, Any]] = {}
     for page in pages[:limit]:
         try:
             rows, calls, stale = _fetch_page(
@@ -127,11 +144,15 @@ def history_get(
                 raise  # the newest candles failed: nothing to show but Breeze's failure
             # What is stored stays stored; the answer is what lies after the failed page.
             _stop_before(answer, slots, page.last + 1)
+            if small:
+                answer.hold(fetched, read_store=bool(have))
             if answer.is_empty():
                 raise
             return answer
         answer.upstream_calls += calls
         answer.stale = answer.stale or stale
+        if small:
+            fetched.update(rows)
         closed_end = (
             slots.start_of(min(page.last, closed_last)) if page.first <= closed_last else None
         )
@@ -142,6 +163,8 @@ def history_get(
             store.save(series, closed_rows, covers=covers)
     if len(pages) > limit:
         _stop_before(answer, slots, pages[limit - 1].first)
+    if small:
+        answer.hold(fetched, read_store=bool(have))
     if answer.is_empty():
         raise NoData()
     return answer

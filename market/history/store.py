@@ -70,6 +70,30 @@ def parse_rows(rows: list[dict[str, Any]]) -> dict[datetime, dict[str, Any]]:
     return dict(sorted(parsed.items()))
 
 
+def _values(row: dict[str, Any]) -> dict[str, Any]:
+    """A Breeze row's candle as the store keeps it."""
+    oi = row.get("open_interest")
+    return {
+        "open": float(row.get("open") or 0),
+        "high": float(row.get("high") or 0),
+        "low": float(row.get("low") or 0),
+        "close": float(row.get("close") or 0),
+        "volume": int(float(row.get("volume") or 0)),
+        "open_interest": int(float(oi)) if oi not in (None, "") else None,
+    }
+
+
+def as_stored(series: CandleSeries, moment: datetime, row: dict[str, Any]) -> dict[str, Any]:
+    """A fetched row exactly as it reads back from the store, so an answer looks the same
+    whether its candles were fetched now or stored before (1250 and 1250.0 differ in JSON)."""
+    v = _values(row)
+    fields = series.fields or {k: val for k, val in row.items() if k not in CANDLE_KEYS}
+    return as_row(
+        fields, moment, v["open"], v["high"], v["low"], v["close"], v["volume"],
+        v["open_interest"],
+    )  # fmt: skip
+
+
 def save(
     series: CandleSeries,
     rows: dict[datetime, dict[str, Any]],
@@ -83,27 +107,15 @@ def save(
         series.fields = {k: v for k, v in sample.items() if k not in CANDLE_KEYS}
         series.save(update_fields=["fields"])
     candles = [
-        Candle(
-            series=series,
-            at=_aware(moment),
-            open=float(row.get("open") or 0),
-            high=float(row.get("high") or 0),
-            low=float(row.get("low") or 0),
-            close=float(row.get("close") or 0),
-            volume=int(float(row.get("volume") or 0)),
-            open_interest=int(float(row["open_interest"]))
-            if row.get("open_interest") not in (None, "")
-            else None,
-        )
-        for moment, row in rows.items()
+        Candle(series=series, at=_aware(moment), **_values(row)) for moment, row in rows.items()
     ]
-    with transaction.atomic():
-        for index in range(0, len(candles), WRITE_BATCH):
-            Candle.objects.bulk_create(candles[index : index + WRITE_BATCH], ignore_conflicts=True)
-        if covers is not None and covers[0] <= covers[1]:
-            CandleCoverage.objects.get_or_create(
-                series=series, start=_aware(covers[0]), end=_aware(covers[1])
-            )
+    # No transaction: the candles are written before the coverage that claims them, each write
+    # is idempotent, so a failure in between only means the range is fetched again. Two
+    # instances recording the same range at once leave two rows that ``covered`` merges.
+    for index in range(0, len(candles), WRITE_BATCH):
+        Candle.objects.bulk_create(candles[index : index + WRITE_BATCH], ignore_conflicts=True)
+    if covers is not None and covers[0] <= covers[1]:
+        CandleCoverage.objects.create(series=series, start=_aware(covers[0]), end=_aware(covers[1]))
     return len(candles)
 
 
@@ -111,16 +123,20 @@ def count(series: CandleSeries, start: datetime, end: datetime) -> int:
     return Candle.objects.filter(series=series, at__gte=_aware(start), at__lte=_aware(end)).count()
 
 
-def read(series: CandleSeries, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+def read(
+    series: CandleSeries, start: datetime, end: datetime, *, chunked: bool = True
+) -> Iterator[dict[str, Any]]:
     """The stored candles with starts in [start, end], oldest first, as Breeze rows, read in
-    chunks (a five-year minute series never sits in memory at once)."""
+    chunks (a five-year minute series never sits in memory at once); ``chunked=False`` reads
+    a small range in one query (a server-side cursor costs three round trips)."""
     candles = (
         Candle.objects.filter(series=series, at__gte=_aware(start), at__lte=_aware(end))
         .order_by("at")
         .values_list("at", "open", "high", "low", "close", "volume", "open_interest")
     )
     fields = series.fields
-    for at, o, h, lo, c, volume, oi in candles.iterator(chunk_size=WRITE_BATCH):
+    found = candles.iterator(chunk_size=WRITE_BATCH) if chunked else candles
+    for at, o, h, lo, c, volume, oi in found:
         yield as_row(fields, _wall_clock(at), o, h, lo, c, volume, oi)
 
 

@@ -110,6 +110,27 @@ def test_thirty_days_of_minutes_in_the_fewest_calls_then_from_the_store(api, liv
     assert sim.stats()["calls"]["historicalcharts_v2"] - calls_before == -(-minutes // 1000)
 
 
+def test_an_overlapping_small_range_joins_stored_and_fetched_candles_in_order(
+    api, live_session, sim
+):
+    day = CAL.previous_trading_day(date.today()).isoformat()
+    first = _history(api, interval="1minute", from_date=f"{day}T09:15:00",
+                     to_date=f"{day}T09:19:00")  # fmt: skip
+    calls = sim.stats()["total_calls"]
+
+    wider = _history(api, interval="1minute", from_date=f"{day}T09:17:00",
+                     to_date=f"{day}T09:24:00")  # fmt: skip
+    again = _history(api, interval="1minute", from_date=f"{day}T09:15:00",
+                     to_date=f"{day}T09:24:00")  # fmt: skip
+
+    assert first.status_code == wider.status_code == again.status_code == HTTPStatus.OK
+    assert sim.stats()["total_calls"] == calls + 1  # only 09:20-09:24 was fetched
+    times = [row["datetime"][11:16] for row in again.json()["Success"]]
+    assert times == [f"09:{m}" for m in range(15, 25)]
+    assert again.json()["Success"][2:] == wider.json()["Success"]
+    assert again.json()["Success"][:5] == first.json()["Success"]
+
+
 def test_more_pages_than_allowed_says_so_and_continues(api, live_session, settings):
     settings.BREEZE_HISTORY_MAX_CALLS = 2
     to_day = CAL.previous_trading_day(date.today())
