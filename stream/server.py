@@ -11,9 +11,11 @@ Native protocol (README, "Live stream"):
 * connect with ``auth {key}``; ``status`` events (``live``, ``reconnecting``, ``stale``,
   ``session_expired``, ``session_renewed``, ``idle``) say how the feed is;
 * ``subscribe {instruments: [{symbol | stock_code, exchange_code, product_type, expiry_date,
-  strike_price, right, id?}], depth: bool}`` → ``tick`` (and, with depth, ``depth``: five
-  levels) events, each with the instrument's ``id``, a per-instrument ``seq`` and the exchange
-  time; the acknowledgement lists what was subscribed and what was refused;
+  strike_price, right, id?}], depth: bool, batch?: bool}`` → ``tick`` (and, with depth,
+  ``depth``: five levels) events, each with the instrument's ``id``, a per-instrument ``seq`` and
+  the exchange time; the acknowledgement lists what was subscribed and what was refused. With
+  ``batch: true`` (for the whole connection) they arrive instead as one ``ticks`` event per
+  round, ``[[event, data], ...]``;
 * ``unsubscribe {ids: [...]}`` (or ``{all: true}``).
 
 A key is checked exactly as REST checks it (scope ``stream``, origins, quota: each subscribe
@@ -200,6 +202,8 @@ class Handlers:
         if not isinstance(data, dict):
             return {"error": "Send {instruments: [...], depth: bool}.", "code": "bad_request"}
         depth = data.get("depth") is True
+        if isinstance(data.get("batch"), bool):
+            self.hub.set_batch(client, data["batch"])
         wanted, errors = await lookups.run(
             lookups.instruments, data.get("instruments"), depth=depth
         )
@@ -220,6 +224,7 @@ class Handlers:
                 for w in wanted
             ],
             "errors": errors,
+            "batch": client.batch,
         }
 
     async def unsubscribe(self, sid: str, data: Any = None) -> dict[str, Any]:

@@ -105,6 +105,27 @@ def test_native_ticks_and_five_level_depth_in_sequence(listen):
     assert bids == sorted(bids, reverse=True)
 
 
+def test_a_batching_client_gets_the_same_ticks_in_fewer_events(listen):
+    native = listen().connect(transports=["websocket"])
+
+    ack = native.call(
+        "subscribe",
+        {"instruments": [{"symbol": "TCS", "exchange_code": "NSE", "id": "tcs"},
+                         {"symbol": "INFY", "exchange_code": "NSE", "id": "infy"}],
+         "depth": True, "batch": True},
+    )  # fmt: skip
+
+    assert ack["batch"] is True
+    batches = native.wait_for("ticks", lambda b: sum(len(x) for x in b) >= 12)
+    items = [item for batch in batches for item in batch]
+    assert len(batches) < len(items)  # a round's ticks share an event
+    assert {event for event, _ in items} == {"tick", "depth"}
+    for ident in ("tcs", "infy"):
+        seqs = [d["seq"] for event, d in items if event == "tick" and d["id"] == ident]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # in order, no gap
+    assert not [t for t in native.of("tick") if not t.get("snapshot")]  # only snapshots alone
+
+
 def test_one_upstream_feed_joins_each_instrument_once(listen, sim):
     clients = [listen().connect(transports=["websocket"]) for _ in range(5)]
     for client in clients:

@@ -185,3 +185,49 @@ def test_a_deposed_leaders_late_ticks_are_dropped(settings):
 
     assert [e[1]["seq"] for e in _events(sockets.sent["ea"])] == [7, 8]
     assert hub.stale_fence_drops == 1
+
+
+def test_a_batching_client_gets_one_ticks_event_per_turn_in_arrival_order(settings):
+    hub, sockets = _hub(settings)
+    batching, plain = (
+        Client(sid="b", eio_sid="eb", key_id="k", batch=True),
+        Client(sid="p", eio_sid="ep", key_id="k"),
+    )
+    for client in (batching, plain):
+        hub.add_client(client)
+        for feed, name in (("4.1!2885", "rel"), ("4.1!11536", "tcs")):
+            hub.subscribe(client, feed, Interest(NATIVE, name, DESCRIBED))
+    hub._schedule_flush = lambda: None  # as if inside one turn of the event loop
+
+    for seq in (1, 2):
+        hub.deliver(_message(seq))
+        hub.deliver(_message(seq, feed="4.1!11536"))
+    assert "eb" not in sockets.sent  # nothing until the turn ends
+    hub.flush()
+
+    (batch,) = _events(sockets.sent["eb"])
+    assert batch[0] == "ticks"
+    assert [(event, data["id"], data["seq"]) for event, data in batch[1]] == [
+        ("tick", "rel", 1), ("tick", "tcs", 1), ("tick", "rel", 2), ("tick", "tcs", 2),
+    ]  # fmt: skip
+    plain_events = _events(sockets.sent["ep"])
+    assert [e[1] for e in batch[1]] == [e[1] for e in plain_events]  # the very same ticks
+
+
+def test_a_slow_batching_client_is_conflated_into_one_ticks_event(settings):
+    hub, sockets = _hub(settings, buffer=4)
+    slow = Client(sid="s", eio_sid="es", key_id="k", batch=True)
+    hub.add_client(slow)
+    hub.subscribe(slow, "4.1!2885", Interest(NATIVE, "rel", DESCRIBED))
+    hub.subscribe(slow, "4.1!11536", Interest(NATIVE, "tcs", DESCRIBED))
+    sockets.backlog["es"] = 10
+
+    for seq in range(1, 11):
+        hub.deliver(_message(seq))
+        hub.deliver(_message(seq, feed="4.1!11536"))
+    assert "es" not in sockets.sent
+    sockets.backlog["es"] = 0
+    hub.drain()
+
+    (batch,) = _events(sockets.sent["es"])
+    assert sorted((data["id"], data["seq"]) for _, data in batch[1]) == [("rel", 10), ("tcs", 10)]
