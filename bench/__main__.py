@@ -6,7 +6,8 @@ started is torn down at the end, on failure and on Ctrl-C/SIGTERM.
 
 Order of the run (each phase needs a quiet machine, so nothing overlaps):
 
-1. preflight (wrk, Redis, PostgreSQL), flush the bench's Redis db, migrate, client key;
+1. preflight (wrk, Redis, PostgreSQL), a database of the run's own (dropped at the end), flush
+   the bench's Redis db, migrate, client key;
 2. main simulator (200 ms) and the main proxy: time to first 200 on ``GET /`` (row 6b);
 3. floor app then proxy, cached quote, identical wrk settings (row 1); the same with
    metrics off, then on again (row 1d);
@@ -20,24 +21,22 @@ Order of the run (each phase needs a quiet machine, so nothing overlaps):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench import scenarios, wrk
 from bench.processes import (
-    BenchError,
     Fleet,
     SimControl,
     base_env,
     ensure_alive,
     free_port,
-    install_signal_handlers,
     process_tree_cpu_s,
     process_tree_rss_bytes,
     start_gunicorn,
@@ -45,17 +44,17 @@ from bench.processes import (
     wait_http_ok,
 )
 from bench.stack import (
-    DATABASE_URL,
     HIGH,
     RESULTS_DIR,
     Setup,
     client_key_for,
-    elapsed_s,
+    database,
     flush_redis,
     gunicorn_shape,
     manage,
     preflight,
     proxy_env,
+    publish,
     say,
     scan_logs,
     start_proxy,
@@ -86,14 +85,19 @@ class Durations:
 
 def run(durations: Durations, quick: bool) -> str:
     fleet = Fleet(RESULTS_DIR)
+    db_name = f"bench_main_{secrets.token_hex(4)}"
     try:
-        return _run(fleet, durations, quick)
+        preflight()
+        db_env = database(db_name)
+        return _run(fleet, durations, quick, db_env)
     finally:
         say("tearing down")
         fleet.stop_all()
+        with contextlib.suppress(Exception):
+            database(db_name, drop=True)
 
 
-def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
+def _run(fleet: Fleet, d: Durations, quick: bool, db_env: dict[str, str]) -> str:
     started = datetime.now(tz=UTC)
     run_id = started.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
     notes: list[str] = []
@@ -101,9 +105,7 @@ def _run(fleet: Fleet, d: Durations, quick: bool) -> str:
     _, installed = wrk.ensure_wrk()
     if installed:
         notes.append("wrk was missing and was installed with apt-get during this run.")
-    preflight()
     flush_redis()
-    db_env = {"DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings"}
     say("migrating")
     manage(["migrate", "--noinput", "-v0"], base_env(**db_env))
     setup = Setup(fleet, run_id, secrets.token_urlsafe(24), None, db_env)
@@ -359,7 +361,8 @@ def render(
         f"Machine: {os.cpu_count()} CPUs, loopback only; proxy under "
         f"`gunicorn -c gunicorn.conf.py` ({workers} workers x {threads} threads), "
         "Redis db for the bench flushed at start, "
-        "PostgreSQL; Breeze = bundled simulator.",
+        "PostgreSQL (a database of the run's own, so no candle stored by an earlier run "
+        "answers a miss); Breeze = bundled simulator.",
         "",
         f"1. Row 1: `wrk -t2 -c50 -d{d.cached_s}s` with `bench/lua/post_json.lua`, floor then "
         "proxy back to back, identical settings and body; cache warmed first; 1 s quote TTL, so "
@@ -424,22 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         help="short phases for trying the harness (figures not comparable)",
     )
     args = parser.parse_args(argv)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    install_signal_handlers()
     durations = Durations.quick() if args.quick else Durations.full()
-    try:
-        table = run(durations, args.quick)
-    except BenchError as exc:
-        say(f"FAILED: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    sys.stdout.write(table)
-    sys.stdout.flush()
-    Path(RESULTS_DIR / "latest.md").write_text(table)
-    say(f"done in {elapsed_s():.0f} s; table also in bench/results/latest.md")
-    return 0
+    return publish(lambda: run(durations, args.quick), "latest.md")
 
 
 if __name__ == "__main__":

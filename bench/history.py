@@ -50,7 +50,6 @@ from bench.processes import (
     base_env,
     ensure_alive,
     free_port,
-    install_signal_handlers,
     run_checked,
     wait_http_ok,
 )
@@ -62,13 +61,13 @@ from bench.stack import (
     Setup,
     client_key_for,
     commit,
-    elapsed_s,
     flush_redis,
     gunicorn_shape,
     manage,
     ok,
     preflight,
     proxy_env,
+    publish,
     say,
     scan_logs,
     start_proxy,
@@ -748,21 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=30, help="row 2's sequential repeats")
     args = parser.parse_args(argv)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    install_signal_handlers()
-    try:
-        table = run(max(1, args.repeats))
-    except BenchError as exc:
-        say(f"FAILED: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    sys.stdout.write(table)
-    sys.stdout.flush()
-    (RESULTS_DIR / "history.md").write_text(table)
-    say(f"done in {elapsed_s():.0f} s; table also in bench/results/history.md")
-    return 0
+    return publish(lambda: run(max(1, args.repeats)), "history.md")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from bench.processes import (
     Child,
     Fleet,
     base_env,
+    install_signal_handlers,
     run_checked,
     start_gunicorn,
     wait_http_ok,
@@ -191,3 +193,40 @@ def commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def database(name: str, *, drop: bool = False) -> dict[str, str]:
+    """Create (or drop) a database of the run's own on the bench's PostgreSQL server: other
+    runs and the test suite on the machine activate sessions of their own simulators in the
+    shared one, and the candle store kept from an earlier run would answer this run's misses."""
+    import psycopg
+
+    server = DATABASE_URL.replace("postgres://", "postgresql://").rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{DATABASE_URL.rsplit('/', 1)[0]}/{name}"
+    return {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings"}
+
+
+def publish(measure: Callable[[], str], name: str) -> int:
+    """A benchmark's whole run: the table ``measure`` returns goes to stdout and, identical,
+    to ``bench/results/<name>``; the exit status says how it ended (2: the bench failed, 130:
+    interrupted; everything started is stopped either way)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    install_signal_handlers()
+    try:
+        table = measure()
+    except BenchError as exc:
+        say(f"FAILED: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        say("interrupted; everything started was stopped")
+        return 130
+    sys.stdout.write(table)
+    sys.stdout.flush()
+    (RESULTS_DIR / name).write_text(table)
+    say(f"done in {elapsed_s():.0f} s; table also in bench/results/{name}")
+    return 0

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -63,13 +64,12 @@ from bench.processes import (
     ensure_alive,
     free_port,
     http_get_status,
-    install_signal_handlers,
     process_tree_cpu_s,
     process_tree_rss_bytes,
     wait_http_ok,
 )
 from bench.scenarios import activate_session, post_json
-from bench.stack import DATABASE_URL, HIGH, RESULTS_DIR, commit, elapsed_s, manage, ok, say
+from bench.stack import HIGH, RESULTS_DIR, commit, database, manage, ok, publish, say
 from bench.stack import preflight as stack_preflight
 from bench.stream_client import BIN_S, SLOW_ALIASES, SLOW_BUFFER, SLOW_DRAIN_S, SLOW_STALL_S
 from breeze_sim.livestream_ticks import feed_token
@@ -100,6 +100,7 @@ class Shape:
     segment_s: float
     warmup_s: float
     ramp_per_s: float  # new connections a second, per load process
+    batch: bool = True  # clients subscribe with batch: true (one ``ticks`` event a round)
 
     @classmethod
     def full(cls) -> Shape:
@@ -676,21 +677,6 @@ def leader_pid(prefix: str) -> int | None:
     return int(value.decode().split("|")[0].rsplit("-", 2)[1])
 
 
-def database(name: str, *, drop: bool = False) -> dict[str, str]:
-    """Create (or drop) the run's own database on the bench's PostgreSQL server: other runs
-    on the machine activate sessions of their own simulators in the shared one."""
-    import psycopg
-
-    server = DATABASE_URL.replace("postgres://", "postgresql://").rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5) as conn:
-        if drop:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        else:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{DATABASE_URL.rsplit('/', 1)[0]}/{name}"
-    return {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings"}
-
-
 def run(shape: Shape, profile: bool) -> str:
     fleet = Fleet(RESULTS_DIR)
     run_id = secrets.token_hex(4)
@@ -770,6 +756,7 @@ def _run(fleet: Fleet, shape: Shape, profile: bool, prefix: str, db_env: dict[st
         "feeds": {i.ident: [i.feed, i.depth_feed] for i in instruments},
         "redis_url": REDIS_URL,
         "prefix": prefix,
+        "batch": shape.batch,
     }
     recorder = TickRecorder(prefix)
     sampler = Sampler(sim_url, {i.name: (i.child.pid, i.url) for i in instances})
@@ -949,6 +936,16 @@ def _told(r: Resumption) -> str:
     return f"{r.clients - r.not_told} of {r.clients} told"
 
 
+def _first_tick(r: Resumption) -> str:
+    return (
+        f"first tick p50 {_s(pct(r.resumed, 50))}, max {_s(max(r.resumed, default=math.nan))}"
+    )
+
+
+def _all_resumed_within(r: Resumption, target_s: float) -> bool:
+    return r.not_resumed == 0 and r.resumed != [] and max(r.resumed) < target_s
+
+
 def render(
     *, started: datetime, shape: Shape, instruments: list[Instrument], master: dict[str, Any],
     ramp_s: float, feeds_joined: int, steady: Segment, slowed: Segment, rest_calls: int,
@@ -1031,40 +1028,35 @@ def render(
         f"{slow.get('gaps', 0):,} conflated away (seq gaps), "
         f"{slow.get('disorder', 0)} out of order, still connected: "
         f"{slow.get('state') == 'subscribed'}",
-        "conflated; < 10%",
-        ok(abs(shift) < SLOW_SHIFT_TARGET and slow.get("gaps", 0) > 0
+        "conflated; others' p99 up < 10%",
+        # A slow client could only delay the others: a lower p99 beside it is run-to-run
+        # noise (about ±10% here), not harm.
+        ok(shift < SLOW_SHIFT_TARGET and slow.get("gaps", 0) > 0
            and slow.get("state") == "subscribed"),
     ))  # fmt: skip
     rows.append((
         f"6 Leader killed (SIGKILL {failover.extra.get('killed')}) → ticks again on "
         f"{failover.extra.get('survivor')}",
-        f"{_told(failover)} `live`; first tick p50 {_s(pct(failover.resumed, 50))}, max "
-        f"{_s(max(failover.resumed, default=math.nan))} after the kill "
+        f"{_told(failover)} `live`; {_first_tick(failover)} after the kill "
         f"({failover.not_resumed} never); {failover.extra.get('connections')} upstream "
         "connection after",
         f"< {FAILOVER_TARGET_S} s",
-        ok(failover.not_resumed == 0 and failover.not_told == 0 and failover.resumed != []
-           and max(failover.resumed) < FAILOVER_TARGET_S),
+        ok(failover.not_told == 0 and _all_resumed_within(failover, FAILOVER_TARGET_S)),
     ))  # fmt: skip
     rows.append((
         "7 Upstream dropped → resubscribed",
         f"simulator: all {drop.extra['feeds']} feeds joined again after "
-        f"{_s(drop.extra['sim_rejoined_s'])}; clients: {_told(drop)} `live`, first tick p50 "
-        f"{_s(pct(drop.resumed, 50))}, max {_s(max(drop.resumed, default=math.nan))} "
-        f"({drop.not_resumed} never)",
+        f"{_s(drop.extra['sim_rejoined_s'])}; clients: {_told(drop)} `live`, "
+        f"{_first_tick(drop)} ({drop.not_resumed} never)",
         f"< {DROP_TARGET_S} s",
-        ok(drop.not_resumed == 0 and drop.resumed != []
-           and max(drop.resumed) < DROP_TARGET_S),
+        ok(_all_resumed_within(drop, DROP_TARGET_S)),
     ))  # fmt: skip
     rows.append((
         "8 Token rollover (new session on B) → ticks resume, no client action",
-        f"{_told(rollover)} `session_renewed` (p50 {_s(pct(rollover.told, 50))}); first tick "
-        f"p50 {_s(pct(rollover.resumed, 50))}, max "
-        f"{_s(max(rollover.resumed, default=math.nan))} after the activation "
-        f"({rollover.not_resumed} never)",
+        f"{_told(rollover)} `session_renewed` (p50 {_s(pct(rollover.told, 50))}); "
+        f"{_first_tick(rollover)} after the activation ({rollover.not_resumed} never)",
         f"< {ROLLOVER_TARGET_S} s",
-        ok(rollover.not_resumed == 0 and rollover.resumed != []
-           and max(rollover.resumed) < ROLLOVER_TARGET_S),
+        ok(_all_resumed_within(rollover, ROLLOVER_TARGET_S)),
     ))  # fmt: skip
     rows.append((
         "9 Session expired → every client told",
@@ -1106,7 +1098,8 @@ def render(
         "Production stream settings (leader TTL 6 s, reconnect backoff from 0.5 s, client "
         "buffer 64 packets); per-key limits raised for one address.",
         f"Clients: {shape.clients} Socket.IO connections (websocket transport, native "
-        f"protocol, no key) from {shape.procs} load processes (`bench/stream_client.py`: a "
+        f"protocol{', batch: true' if shape.batch else ', one event per tick'}, no key) from "
+        f"{shape.procs} load processes (`bench/stream_client.py`: a "
         "raw asyncio websocket speaking Engine.IO v4 / Socket.IO v5 itself; python-socketio "
         "clients cost too much CPU for 1,000 on two cores). Each listens to 20 of the 50 "
         f"instruments ({', '.join(i.label for i in instruments[:8])}, 12 NFO futures, 30 NFO "
@@ -1188,23 +1181,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="py-spy both instances for 20 s of segment 1 (PATH or PY_SPY)",
     )
+    parser.add_argument(
+        "--unbatched",
+        action="store_true",
+        help="clients take one event per tick instead of batch: true (one per round)",
+    )
     args = parser.parse_args(argv)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    install_signal_handlers()
     shape = Shape.quick() if args.quick else Shape.full()
-    try:
-        table = run(shape, args.profile)
-    except BenchError as exc:
-        say(f"FAILED: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    sys.stdout.write(table)
-    sys.stdout.flush()
-    (RESULTS_DIR / "stream.md").write_text(table)
-    say(f"done in {elapsed_s():.0f} s; table also in bench/results/stream.md")
-    return 0
+    shape = dataclasses.replace(shape, batch=not args.unbatched)
+    name = "stream.md" if shape.batch else "stream-unbatched.md"
+    return publish(lambda: run(shape, args.profile), name)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ SLOW_ALIASES = 3  # the slow client asks for every instrument under 3 ids: 3 pac
 
 _TICK = b'42["tick",{"id":"'
 _DEPTH = b'42["depth",{"id":"'
+_BATCH = b'42["ticks",['  # batch: true, one event a round: [["tick",{"id":"…",…}],…]
+_ITEM_ID = b'",{"id":"'  # after an item's event name ("tick" or "depth")
 _SNAPSHOT_END = b'"snapshot":true}]'
 
 
@@ -216,9 +218,13 @@ class Client:
     def message(self, payload: bytes, now: float) -> None:
         self.events += 1
         if payload.startswith(_TICK):
-            self.tick(payload, 17, 0, now)
+            if not payload.endswith(_SNAPSHOT_END):
+                self.tick(payload, 17, 0, now)
         elif payload.startswith(_DEPTH):
-            self.tick(payload, 18, 1, now)
+            if not payload.endswith(_SNAPSHOT_END):
+                self.tick(payload, 18, 1, now)
+        elif payload.startswith(_BATCH):
+            self.batch(payload, now)
         elif payload == b"2":
             self.send(b"3")
         elif payload.startswith(b"42"):
@@ -246,13 +252,21 @@ class Client:
             self.error = payload[2:300].decode(errors="replace")
             self.state = "failed"
 
+    def batch(self, payload: bytes, now: float) -> None:
+        """Every item of a ``ticks`` event (live ticks only: snapshots come on their own)."""
+        at = payload.find(_ITEM_ID, len(_BATCH))
+        while at >= 0:
+            depth = 0 if payload[at - 4 : at] == b"tick" else 1
+            at += len(_ITEM_ID)
+            self.tick(payload, at, depth, now)
+            at = payload.find(_ITEM_ID, at)
+
     def tick(self, payload: bytes, start: int, depth: int, now: float) -> None:
+        """One live tick (or depth) event whose id starts at ``start``."""
         end = payload.index(b'"', start)
         key = self.proc.key_of[payload[start:end]] + depth
         at = payload.index(b'"seq":', end) + 6
         seq = int(payload[at : payload.index(b",", at)])
-        if payload.endswith(_SNAPSHOT_END):
-            return
         self.live_events += 1
         if self.await_tick:
             self.statuses[-1][2] = now
@@ -359,6 +373,7 @@ class Proc:
         return {
             "instruments": [{**self.instruments[i.split("~")[0]], "id": i} for i in ids],
             "depth": depth,
+            "batch": self.config.get("batch", False),
         }
 
     # --- the fleet's tick channel ------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Request shapes the scenarios send: distinct historical windows and distinct option quotes.
 
-A miss benchmark is only honest if no request can be answered from the proxy's cache, so every
-request gets a window (stock, trading day, 5-minute range) that no other request of the run
-uses. ``bench/lua/history_miss.lua`` implements the same index → window mapping for wrk.
+A miss benchmark is only honest if no request can be answered from the proxy's cache or its
+candle store, so every request gets a window (stock, trading day, 5-minute range) that shares no
+candle with any other request of the run (the windows of a day tile it: 09:15-09:19,
+09:20-09:24, ...). ``bench/lua/history_miss.lua`` implements the same index → window mapping for
+wrk.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from breeze_sim.market_time import is_trading_day
 from breeze_sim.universe import universe_for
 
 STOCKS: tuple[str, ...] = tuple(row[0] for row in EQUITIES)
-MINUTES_PER_DAY = 360  # 09:15 + m for m in [0, 360): the 5-minute window ends by 15:19
+WINDOWS_PER_DAY = 72  # 09:15 + 5w for w in [0, 72): the last 5-minute window ends at 15:19
 IST = ZoneInfo("Asia/Kolkata")
 
 
-def trading_days(count: int = 40, before: date = date(2025, 6, 30)) -> list[str]:
+def trading_days(count: int = 200, before: date = date(2025, 6, 30)) -> list[str]:
     """``count`` past trading days (as the simulator sees them), newest first, ISO dates."""
     days: list[str] = []
     day = before
@@ -32,7 +34,7 @@ def trading_days(count: int = 40, before: date = date(2025, 6, 30)) -> list[str]
 
 
 DAYS = trading_days()
-CAPACITY = len(STOCKS) * MINUTES_PER_DAY * len(DAYS)  # distinct windows before indices repeat
+CAPACITY = len(STOCKS) * WINDOWS_PER_DAY * len(DAYS)  # disjoint windows before indices repeat
 
 
 def _hhmm(minutes: int) -> str:
@@ -44,8 +46,8 @@ def history_window(idx: int) -> dict[str, str]:
     """The proxy's request body for window ``idx`` (same mapping as history_miss.lua)."""
     stock = STOCKS[idx % len(STOCKS)]
     rest = idx // len(STOCKS)
-    minute = rest % MINUTES_PER_DAY
-    day = DAYS[(rest // MINUTES_PER_DAY) % len(DAYS)]
+    minute = (rest % WINDOWS_PER_DAY) * 5
+    day = DAYS[(rest // WINDOWS_PER_DAY) % len(DAYS)]
     return {
         "stock_code": stock,
         "exchange_code": "NSE",

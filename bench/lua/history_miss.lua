@@ -1,5 +1,5 @@
--- Every request asks for a historical range no one asked before, so the proxy's cache can
--- never answer and each request is one upstream call.
+-- Every request asks for a historical range that shares no candle with any other, so neither
+-- the proxy's cache nor its candle store can answer and each request is one upstream call.
 -- Arguments after "--": <first index> <stride> <stocks, comma list> <trading days, comma list>
 --                       [X-Proxy-Key value]
 -- Request n of thread t gets index first + t * stride + n; the index → (stock, day, minute)
@@ -22,7 +22,7 @@ end
 
 local first, stocks, days, counter
 local headers = { ["Content-Type"] = "application/json" }
-local MINUTES = 360
+local WINDOWS = 72  -- 5-minute windows a day: 09:15-09:19 .. 15:15-15:19
 
 function init(args)
    first = tonumber(args[1]) + tid * tonumber(args[2])
@@ -41,8 +41,8 @@ function request()
    counter = counter + 1
    local stock = stocks[(idx % #stocks) + 1]
    local rest = math.floor(idx / #stocks)
-   local minute = rest % MINUTES
-   local day = days[(math.floor(rest / MINUTES) % #days) + 1]
+   local minute = (rest % WINDOWS) * 5
+   local day = days[(math.floor(rest / WINDOWS) % #days) + 1]
    local body = string.format(
       '{"stock_code":"%s","exchange_code":"NSE","interval":"1minute",' ..
       '"from_date":"%sT%s","to_date":"%sT%s"}',
