@@ -58,6 +58,7 @@ from bench.stack import (
     say,
     scan_logs,
     start_proxy,
+    sync_master,
 )
 from bench.stack import commit as _commit
 from bench.stack import ok as _ok
@@ -115,6 +116,7 @@ def _run(fleet: Fleet, d: Durations, quick: bool, db_env: dict[str, str]) -> str
     sim, sim_url = start_simulator(
         fleet, "sim-main", latency_ms=200, rate_per_min=int(HIGH), rate_per_day=int(HIGH)
     )
+    sync_master(sim_url, db_env)
     control = SimControl(sim_url)
     baseline = control.stats()  # the bench's health polls and this control connection
     say(f"simulator at {sim_url}; starting the proxy")

@@ -230,3 +230,14 @@ def publish(measure: Callable[[], str], name: str) -> int:
     (RESULTS_DIR / name).write_text(table)
     say(f"done in {elapsed_s():.0f} s; table also in bench/results/{name}")
     return 0
+
+
+def sync_master(sim_url: str, db_env: dict[str, str]) -> dict[str, Any]:
+    """Load the simulator's instrument master, as the daily job does in production: a proxy
+    that finds none fetches it itself in the background, which no figure should include."""
+    say("syncing the instrument master from the simulator")
+    out = manage(
+        ["instruments", "sync", "--url", f"{sim_url}/MotherAppMaster/SecurityMaster.zip"],
+        base_env(**db_env),
+    )
+    return json.loads(out)

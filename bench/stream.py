@@ -69,7 +69,7 @@ from bench.processes import (
     wait_http_ok,
 )
 from bench.scenarios import activate_session, post_json
-from bench.stack import HIGH, RESULTS_DIR, commit, database, manage, ok, publish, say
+from bench.stack import HIGH, RESULTS_DIR, commit, database, manage, ok, publish, say, sync_master
 from bench.stack import preflight as stack_preflight
 from bench.stream_client import BIN_S, SLOW_ALIASES, SLOW_BUFFER, SLOW_DRAIN_S, SLOW_STALL_S
 from breeze_sim.livestream_ticks import feed_token
@@ -716,11 +716,7 @@ def _run(fleet: Fleet, shape: Shape, profile: bool, prefix: str, db_env: dict[st
     sim_url, stream_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{stream_port}"
     wait_http_ok(sim, f"{sim_url}/__sim__/health", timeout_s=30)
     control = SimControl(sim_url)
-    say("syncing the instrument master from the simulator")
-    master = json.loads(manage(
-        ["instruments", "sync", "--url", f"{sim_url}/MotherAppMaster/SecurityMaster.zip"],
-        base_env(**db_env),
-    ))  # fmt: skip
+    master = sync_master(sim_url, db_env)
     admin_key = secrets.token_urlsafe(24)
     env = base_env(
         **db_env, REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix, BREEZE_PROXY_ADMIN_KEY=admin_key,
@@ -937,9 +933,7 @@ def _told(r: Resumption) -> str:
 
 
 def _first_tick(r: Resumption) -> str:
-    return (
-        f"first tick p50 {_s(pct(r.resumed, 50))}, max {_s(max(r.resumed, default=math.nan))}"
-    )
+    return f"first tick p50 {_s(pct(r.resumed, 50))}, max {_s(max(r.resumed, default=math.nan))}"
 
 
 def _all_resumed_within(r: Resumption, target_s: float) -> bool:

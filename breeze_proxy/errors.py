@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -95,6 +96,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             if header is None:
                 exc.status_code = HTTPStatus.FORBIDDEN
         return _drf_response(exc)
+    if isinstance(exc, DatabaseError):
+        # Down, unreachable or not migrated yet (an instance may start before the migration
+        # job has run): the caller can retry, so it is the proxy's unavailability, not a bug.
+        logger.error("database unavailable", extra={"error_type": type(exc).__name__})
+        body = envelope(
+            "The proxy's database is unavailable; try again shortly.", code="database_unavailable"
+        )
+        return Response(body, status=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     body = envelope("The proxy hit an internal error.", code="internal_error")
     return Response(body, status=HTTPStatus.INTERNAL_SERVER_ERROR)
