@@ -97,6 +97,15 @@ def _scrape(instance: ProxyInstance) -> Scrape:
     return Scrape(response.text)
 
 
+def _scrape_until(instance: ProxyInstance, ready, timeout_s: float = 10.0) -> Scrape:
+    deadline = time.monotonic() + timeout_s
+    scraped = _scrape(instance)
+    while not ready(scraped) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        scraped = _scrape(instance)
+    return scraped
+
+
 def test_either_instance_shows_the_fleet_sum_and_both_instances(
     pair, sim, transactional_db, metrics_redis
 ):
@@ -141,8 +150,12 @@ def test_either_instance_shows_the_fleet_sum_and_both_instances(
         from_b["instance"],
     }
 
-    # Each instance's Prometheus exposition sums its own two workers (multiprocess mode).
-    scraped_a, scraped_b = _scrape(a), _scrape(b)
+    # Each instance's Prometheus exposition sums its own two workers (multiprocess mode). A
+    # worker hands its figures to prometheus-client on its own flush, not with the roll-up.
+    scraped_a = _scrape_until(a, lambda s: s.value(
+        "breeze_http_requests_total", route="quotes", status="200") == 6)  # fmt: skip
+    scraped_b = _scrape_until(b, lambda s: s.value(
+        "breeze_http_requests_total", route="unmatched", status="404") == 2)  # fmt: skip
     assert scraped_a.value("breeze_http_requests_total", route="quotes", status="200") == 6
     assert scraped_b.value("breeze_http_requests_total", route="quotes", status="200") == 4
     assert scraped_b.value("breeze_http_requests_total", route="unmatched", status="404") == 2
