@@ -16,6 +16,7 @@ import requests
 
 from tests.monitoring.conftest import Scrape
 from tests.multiprocess.conftest import ADMIN_KEY, ProxyInstance
+from tests.processes import database_url
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(180)]
 
@@ -40,17 +41,11 @@ def _forget(client: redis.Redis, prefix: str) -> None:
 
 @pytest.fixture(scope="module")
 def pair(sim, django_db_setup, django_db_blocker, metrics_redis, tmp_path_factory):
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
     prefix = f"metrics-{uuid.uuid4().hex[:8]}"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "CONN_MAX_AGE": "0",
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "CACHE_KEY_PREFIX": prefix,
@@ -82,28 +77,29 @@ def _fleet(instance: ProxyInstance) -> dict:
     return response.json()
 
 
-def _wait_for(instance: ProxyInstance, ready, timeout_s: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    body = _fleet(instance)
-    while not ready(body) and time.monotonic() < deadline:
-        time.sleep(0.25)
-        body = _fleet(instance)
-    return body
-
-
 def _scrape(instance: ProxyInstance) -> Scrape:
     response = requests.get(f"{instance.url}/metrics", timeout=10)
     assert response.status_code == HTTPStatus.OK, response.text
     return Scrape(response.text)
 
 
-def _scrape_until(instance: ProxyInstance, ready, timeout_s: float = 10.0) -> Scrape:
+def _until(read, ready, timeout_s: float = 20.0):
+    """``read()`` again until ``ready`` holds for what it returns (or the time is up): the
+    roll-up and each worker's exposition catch up on their own flush."""
     deadline = time.monotonic() + timeout_s
-    scraped = _scrape(instance)
-    while not ready(scraped) and time.monotonic() < deadline:
+    found = read()
+    while not ready(found) and time.monotonic() < deadline:
         time.sleep(0.2)
-        scraped = _scrape(instance)
-    return scraped
+        found = read()
+    return found
+
+
+def _wait_for(instance: ProxyInstance, ready) -> dict:
+    return _until(lambda: _fleet(instance), ready)
+
+
+def _scrape_until(instance: ProxyInstance, ready) -> Scrape:
+    return _until(lambda: _scrape(instance), ready)
 
 
 def test_either_instance_shows_the_fleet_sum_and_both_instances(

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import redis
 import requests
 
 from tests import leakcheck
+from tests.processes import database_url, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
@@ -61,14 +61,8 @@ class ProxyInstance:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
+        wait_until_serving(self.process, self.url, timeout_s=30, log_path=self.log_path)
+        return self
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -109,18 +103,12 @@ def shared_redis() -> Iterator[redis.Redis]:
 @pytest.fixture(scope="module")
 def instances(sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_factory):
     """Two proxy instances sharing one database and one Redis, on separate ports."""
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
-    database_url = (
-        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
         # Tests load the master themselves; a background sync would race their table flushes.
         "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "CONN_MAX_AGE": "0",
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "CACHE_KEY_PREFIX": f"multi-{uuid.uuid4().hex[:8]}",

@@ -27,6 +27,7 @@ from breeze_sim import SimulatorServer
 from breeze_sim.state import USER_ID
 from tests import leakcheck
 from tests.multiprocess.conftest import REPO, ProxyInstance
+from tests.processes import wait_until_serving
 from tests.stream.conftest import Listener, wait_until
 
 REDIS_DB = (
@@ -59,16 +60,8 @@ class StreamInstance(ProxyInstance):
             self.process = subprocess.Popen(
                 argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(f"{self.url}/", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
+        wait_until_serving(self.process, self.url, timeout_s=40, log_path=self.log_path)
+        return self
 
     @property
     def pid(self) -> int:

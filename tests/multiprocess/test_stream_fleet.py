@@ -27,6 +27,7 @@ from tests.multiprocess.stream_fixtures import (
     SimSessions,
     StreamInstance,
 )
+from tests.processes import database_url
 from tests.stream.conftest import wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(240)]
@@ -63,7 +64,6 @@ def fleet(
 ) -> Iterator[Fleet]:
     """Two stream instances sharing one database and one Redis namespace, the instrument master
     loaded and a session activated through the admin API."""
-    from django.conf import settings
     from django.core.management import call_command
 
     from instruments.services import instruments_sync
@@ -73,14 +73,10 @@ def fleet(
         store.ping()
     except redis.ConnectionError:
         pytest.fail("Redis at 127.0.0.1:6379 is required (scripts/services.sh starts it)")
-    database = settings.DATABASES["default"]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "CACHE_KEY_PREFIX": f"stream-{uuid.uuid4().hex[:8]}",
         "BREEZE_SIM_URL": stream_sim.url,

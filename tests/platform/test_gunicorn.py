@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from tests.multiprocess.conftest import ADMIN_KEY, REPO, ProxyInstance
+from tests.processes import database_url
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(120)]
 
@@ -149,16 +150,10 @@ def shared_state() -> Iterator[str]:
 
 
 def _env(sim, prefix: str, **extra: str) -> dict[str, str]:
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
     return {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "CONN_MAX_AGE": "0",
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "CACHE_KEY_PREFIX": prefix,

@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests import leakcheck
+from tests.processes import database_url
 
 REPO = Path(__file__).resolve().parents[2]
 IST_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+05:30$")
@@ -45,16 +46,10 @@ SESSION_FIELDS = {
 def command(sim, transactional_db, tmp_path):
     """``manage.py breeze_session ...`` in its own process: production settings (not the test
     settings), LOG_LEVEL=INFO, the test database and the simulator."""
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "BREEZE_SIM_URL": sim.url,
         "BREEZE_TIMEOUT_S": "5",
         "LOG_LEVEL": "INFO",

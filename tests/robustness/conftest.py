@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.multiprocess.conftest import ADMIN_KEY, REDIS_DB, ProxyInstance, shared_redis
+from tests.processes import database_url
 
 __all__ = ["ADMIN_KEY", "shared_redis"]
 
@@ -76,17 +77,6 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
-
-
-def database_url() -> str:
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    return (
-        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
-        f"/{database['NAME']}"
-    )
 
 
 def proxy_env(sim_url: str, **overrides: str) -> dict[str, str]:
