@@ -145,7 +145,7 @@ if os.environ.get("SCHEMATHESIS_HOOKS") == HOOKS_MODULE:  # loaded by the schema
 
 # --- The in-process run (default suite) ---------------------------------------------------
 
-FAST_EXAMPLES = 12  # per operation and generation mode
+FAST_EXAMPLES = 8  # per operation and generation mode (the --run-slow CLI run goes deep)
 
 
 @pytest.fixture
