@@ -21,9 +21,6 @@ if [ -z "${BREEZE_PROXY_ADMIN_KEY:-}" ]; then
   BREEZE_PROXY_ADMIN_KEY="$(cat .run/admin-key)"
 fi
 export BREEZE_PROXY_ADMIN_KEY
-# Metrics: gunicorn's workers share their Prometheus counters through files here (emptied at
-# each start; set for gunicorn alone); /metrics needs no token on the embedded default.
-metrics_dir="${PROMETHEUS_MULTIPROC_DIR:-$PWD/.run/prometheus}"
 
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py collectstatic --noinput -v0
@@ -35,7 +32,9 @@ trap 'kill "$sim_pid" 2>/dev/null || true' EXIT INT TERM
 # The instrument master, from the simulator's SecurityMaster.zip (as the daily job does).
 .venv/bin/python scripts/demo_session.py --wait-only --simulator "$BREEZE_SIM_URL"
 .venv/bin/python manage.py instruments sync > .run/instruments-sync.json
-PROMETHEUS_MULTIPROC_DIR="$metrics_dir" .venv/bin/uvicorn breeze_proxy.asgi:application --host "$HOST" --port "$PORT" \
+# One process: Prometheus counters live in memory (no multiprocess directory, which only
+# gunicorn's workers need); /metrics needs no token on the embedded default.
+env -u PROMETHEUS_MULTIPROC_DIR .venv/bin/uvicorn breeze_proxy.asgi:application --host "$HOST" --port "$PORT" \
   --ws websockets-sansio --timeout-graceful-shutdown 5 --no-access-log &
 proxy_pid=$!
 trap 'kill "$proxy_pid" "$sim_pid" 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM
