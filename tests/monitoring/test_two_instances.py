@@ -5,7 +5,6 @@ Redis (per-minute hashes that expire); each instance's ``/metrics`` sums its own
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from http import HTTPStatus
@@ -15,8 +14,7 @@ import redis
 import requests
 
 from tests.monitoring.conftest import Scrape
-from tests.multiprocess.conftest import ADMIN_KEY, ProxyInstance
-from tests.processes import database_url
+from tests.multiprocess.conftest import ADMIN_KEY, ProxyInstance, proxy_env
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(180)]
 
@@ -42,22 +40,17 @@ def _forget(client: redis.Redis, prefix: str) -> None:
 @pytest.fixture(scope="module")
 def pair(sim, django_db_setup, django_db_blocker, metrics_redis, tmp_path_factory):
     prefix = f"metrics-{uuid.uuid4().hex[:8]}"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": database_url(),
-        "CONN_MAX_AGE": "0",
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_KEY_PREFIX": prefix,
-        "BREEZE_SIM_URL": sim.url,
-        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
-        "BREEZE_TIMEOUT_S": "2",
-        "BREEZE_QUOTE_TTL_S": "60",
-        "BREEZE_METRICS_FLUSH_S": "0.5",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
-        "SECURE_SSL_REDIRECT": "false",
-    }
+    env = proxy_env(
+        sim.url,
+        prefix,
+        REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        CONN_MAX_AGE="0",
+        BREEZE_TIMEOUT_S="2",
+        BREEZE_QUOTE_TTL_S="60",
+        BREEZE_METRICS_FLUSH_S="0.5",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="4",
+    )
     logs = tmp_path_factory.mktemp("metrics-instances")
     instances = [ProxyInstance("metrics-a", env, logs), ProxyInstance("metrics-b", env, logs)]
     with django_db_blocker.unblock():

@@ -29,6 +29,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def proxy_env(sim_url: str, prefix: str, **overrides: str) -> dict[str, str]:
+    """The environment of a real proxy process: production settings on the pytest PostgreSQL
+    database, Redis db 14 under ``prefix``, the simulator and this suite's admin key;
+    ``overrides`` adds or replaces names."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CACHE_KEY_PREFIX": prefix,
+        "BREEZE_SIM_URL": sim_url,
+        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
+        "SECURE_SSL_REDIRECT": "false",
+        # Tests load the master themselves; a background sync would write while they empty
+        # the tables (a deadlock with the flush).
+        "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
+        **overrides,
+    }
+
+
 class ProxyInstance:
     """One gunicorn-served proxy, as Cloud Run would run one instance."""
 
@@ -103,29 +123,21 @@ def shared_redis() -> Iterator[redis.Redis]:
 @pytest.fixture(scope="module")
 def instances(sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_factory):
     """Two proxy instances sharing one database and one Redis, on separate ports."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        # Tests load the master themselves; a background sync would race their table flushes.
-        "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
-        "DATABASE_URL": database_url(),
-        "CONN_MAX_AGE": "0",
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_KEY_PREFIX": f"multi-{uuid.uuid4().hex[:8]}",
-        "BREEZE_SIM_URL": sim.url,
-        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
-        "BREEZE_TIMEOUT_S": "2",
-        "BREEZE_RATE_PER_MIN": "6",
+    env = proxy_env(
+        sim.url,
+        f"multi-{uuid.uuid4().hex[:8]}",
+        CONN_MAX_AGE="0",
+        BREEZE_TIMEOUT_S="2",
+        BREEZE_RATE_PER_MIN="6",
         # One test address calls for everyone here: no per-address share of the minute.
-        "BREEZE_OPEN_CALLS_PER_MINUTE": "0",
-        "BREEZE_QUEUE_WAIT_S": "0.5",
-        "BREEZE_BREAKER_FAILURES": "3",
-        "BREEZE_BREAKER_RESET_S": "30",
-        "BREEZE_QUOTE_TTL_S": "30",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "8",
-        "SECURE_SSL_REDIRECT": "false",
-    }
+        BREEZE_OPEN_CALLS_PER_MINUTE="0",
+        BREEZE_QUEUE_WAIT_S="0.5",
+        BREEZE_BREAKER_FAILURES="3",
+        BREEZE_BREAKER_RESET_S="30",
+        BREEZE_QUOTE_TTL_S="30",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="8",
+    )
     logs = tmp_path_factory.mktemp("instances")
     pair = [ProxyInstance("a", env, logs), ProxyInstance("b", env, logs)]
     with django_db_blocker.unblock():

@@ -3,7 +3,6 @@ does, once, before traffic moves), and each answers clearly until it has run."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.multiprocess.conftest import REDIS_DB, REPO, ProxyInstance
+from tests.multiprocess.conftest import REPO, ProxyInstance, proxy_env
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -38,18 +37,13 @@ def _tables(url: str) -> int:
 
 
 def test_three_instances_boot_at_once_on_an_empty_database(empty_database, sim, tmp_path):
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": empty_database,
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_KEY_PREFIX": f"cold-{uuid.uuid4().hex[:8]}",
-        "BREEZE_SIM_URL": sim.url,
-        "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "4",
-        "SECURE_SSL_REDIRECT": "false",
-    }
+    env = proxy_env(
+        sim.url,
+        f"cold-{uuid.uuid4().hex[:8]}",
+        DATABASE_URL=empty_database,
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="4",
+    )
     fleet = [ProxyInstance(f"cold-{n}", env, tmp_path) for n in range(3)]
     failures: list[BaseException] = []
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import statistics
@@ -22,8 +21,7 @@ from http import HTTPStatus
 import pytest
 import redis
 
-from tests.multiprocess.conftest import ADMIN_KEY, REPO, ProxyInstance
-from tests.processes import database_url
+from tests.multiprocess.conftest import REPO, ProxyInstance, proxy_env
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(120)]
 
@@ -150,21 +148,14 @@ def shared_state() -> Iterator[str]:
 
 
 def _env(sim, prefix: str, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": database_url(),
-        "CONN_MAX_AGE": "0",
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_KEY_PREFIX": prefix,
-        "BREEZE_SIM_URL": sim.url,
-        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
-        "BREEZE_TIMEOUT_S": "2",
-        "SECURE_SSL_REDIRECT": "false",
-        # No background SecurityMaster download: it writes while the tests empty the tables.
-        "BREEZE_INSTRUMENTS_AUTO_SYNC": "false",
+    return proxy_env(
+        sim.url,
+        prefix,
+        REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        CONN_MAX_AGE="0",
+        BREEZE_TIMEOUT_S="2",
         **extra,
-    }
+    )
 
 
 @pytest.fixture(scope="module")

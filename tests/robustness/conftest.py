@@ -9,15 +9,13 @@ Every test here runs fast by default; ``--run-slow`` runs the long versions
 from __future__ import annotations
 
 import io
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.multiprocess.conftest import ADMIN_KEY, REDIS_DB, ProxyInstance, shared_redis
-from tests.processes import database_url
+from tests.multiprocess.conftest import ADMIN_KEY, ProxyInstance, proxy_env, shared_redis
 
 __all__ = ["ADMIN_KEY", "shared_redis"]
 
@@ -79,24 +77,6 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def proxy_env(sim_url: str, **overrides: str) -> dict[str, str]:
-    """The environment of a real proxy process: the pytest PostgreSQL DB, Redis db 14, the
-    simulator, the multiprocess suite's admin key; ``overrides`` adds or replaces names."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "breeze_proxy.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_KEY_PREFIX": f"robust-{uuid.uuid4().hex[:8]}",
-        "BREEZE_SIM_URL": sim_url,
-        "BREEZE_PROXY_ADMIN_KEY": ADMIN_KEY,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.update(overrides)
-    return env
-
-
 @pytest.fixture(scope="module")
 def start_proxy(
     sim, django_db_setup, django_db_blocker, shared_redis, tmp_path_factory
@@ -107,7 +87,9 @@ def start_proxy(
     logs: Path = tmp_path_factory.mktemp("robust-proxies")
 
     def start(name: str, **overrides: str) -> ProxyInstance:
-        instance = ProxyInstance(name, proxy_env(sim.url, **overrides), logs)
+        overrides = {"LOG_LEVEL": "WARNING", **overrides}
+        env = proxy_env(sim.url, f"robust-{uuid.uuid4().hex[:8]}", **overrides)
+        instance = ProxyInstance(name, env, logs)
         with django_db_blocker.unblock():
             instance.start()
         started.append(instance)
