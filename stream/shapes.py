@@ -71,6 +71,21 @@ def _number(value: Any) -> float | None:
     return None
 
 
+# The tick's keys (BREEZE_API.md §6) under the names every payload here gives them.
+BEST_BID_OFFER = {
+    "best_bid_price": "bPrice",
+    "best_bid_quantity": "bQty",
+    "best_offer_price": "sPrice",
+    "best_offer_quantity": "sQty",
+}
+OPEN_HIGH_LOW = {"open": "open", "high": "high", "low": "low"}
+
+
+def numbers(tick: dict[str, Any], names: dict[str, str]) -> dict[str, float | None]:
+    """``tick``'s values for ``names`` (payload name → tick key), as numbers."""
+    return {name: _number(tick.get(key)) for name, key in names.items()}
+
+
 def previous_close(message: dict[str, Any]) -> float | None:
     """The true previous close: an equity or F&O tick's ``close``; for an index, whose ticks
     carry the previous second's value there, the one the leader took from a quote."""
@@ -113,15 +128,10 @@ def watchlist_update(message: dict[str, Any], described: Described, asked_as: st
             "change": change,
             "ltp_percent_change": percent,
             "percent_change": percent,
-            "best_bid_price": _number(tick.get("bPrice")),
-            "best_bid_quantity": _number(tick.get("bQty")),
-            "best_offer_price": _number(tick.get("sPrice")),
-            "best_offer_quantity": _number(tick.get("sQty")),
+            **numbers(tick, BEST_BID_OFFER),
             "volume": _number(tick.get("ttq")),
             "total_quantity_traded": _number(tick.get("ttq")),
-            "open": _number(tick.get("open")),
-            "high": _number(tick.get("high")),
-            "low": _number(tick.get("low")),
+            **numbers(tick, OPEN_HIGH_LOW),
             "exchange_time": exchange_time(message),
             "seq": message["s"],
         }
@@ -140,16 +150,11 @@ def native_tick(message: dict[str, Any], described: Described, ident: str) -> di
         "seq": message["s"],
         "exchange_time": exchange_time(message),
         "ltp": last,
-        "open": _number(tick.get("open")),
-        "high": _number(tick.get("high")),
-        "low": _number(tick.get("low")),
+        **numbers(tick, OPEN_HIGH_LOW),
         "previous_close": close,
         "change": change,
         "percent_change": percent,
-        "best_bid_price": _number(tick.get("bPrice")),
-        "best_bid_quantity": _number(tick.get("bQty")),
-        "best_offer_price": _number(tick.get("sPrice")),
-        "best_offer_quantity": _number(tick.get("sQty")),
+        **numbers(tick, BEST_BID_OFFER),
         "last_traded_quantity": _number(tick.get("ltq")),
         "average_price": _number(tick.get("avgPrice")),
         "volume": _number(tick.get("ttq")),
@@ -211,9 +216,7 @@ def quote_row(message: dict[str, Any], described: Described) -> dict[str, Any]:
         "best_bid_quantity": str(tick.get("bQty") or 0),
         "best_offer_price": _number(tick.get("sPrice")) or 0.0,
         "best_offer_quantity": str(tick.get("sQty") or 0),
-        "open": _number(tick.get("open")),
-        "high": _number(tick.get("high")),
-        "low": _number(tick.get("low")),
+        **numbers(tick, OPEN_HIGH_LOW),
         "previous_close": close,
         "ltp_percent_change": percent,
         "upper_circuit": _number(tick.get("upperCktLm")),

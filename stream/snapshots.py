@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from breeze.clock import IST
-from stream.shapes import Described, _number
+from stream.shapes import BEST_BID_OFFER, Described, _number, numbers
 
 REST_LTT_FORMAT = "%d-%b-%Y %H:%M:%S"
 
@@ -41,10 +41,7 @@ def from_rest_row(feed: str, row: dict[str, Any], described: Described) -> dict[
         "high": _number(row.get("high")),
         "low": _number(row.get("low")),
         "change": _number(row.get("ltp_percent_change")),
-        "bPrice": _number(row.get("best_bid_price")),
-        "bQty": _number(row.get("best_bid_quantity")),
-        "sPrice": _number(row.get("best_offer_price")),
-        "sQty": _number(row.get("best_offer_quantity")),
+        **numbers(row, {key: name for name, key in BEST_BID_OFFER.items()}),
         "ltq": None,
         "avgPrice": None,
         "quotes": "Quotes Data",
