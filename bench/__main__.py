@@ -98,6 +98,17 @@ def run(durations: Durations, quick: bool) -> str:
             database(db_name, drop=True)
 
 
+def _cached_quotes(proxy: Any, url: str, client_key: str | None, seconds: int) -> tuple[Any, float]:
+    """wrk on the cached quote (2 threads, 50 connections) and the proxy's CPU milliseconds
+    per request meanwhile (master and workers)."""
+    cpu_before = process_tree_cpu_s(proxy.pid)
+    result = scenarios.wrk_post(
+        f"{url}/breeze/quotes", scenarios.QUOTE_BODY, client_key,
+        threads=2, connections=50, duration_s=seconds,
+    )  # fmt: skip
+    return result, (process_tree_cpu_s(proxy.pid) - cpu_before) * 1000 / max(1, result.requests)
+
+
 def _run(fleet: Fleet, d: Durations, quick: bool, db_env: dict[str, str]) -> str:
     started = datetime.now(tz=UTC)
     run_id = started.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
@@ -144,13 +155,9 @@ def _run(fleet: Fleet, d: Durations, quick: bool, db_env: dict[str, str]) -> str
     say(f"row 1: proxy cached quote, wrk -t2 -c50 -d{d.cached_s}s")
     scenarios.warm_quote(proxy_url, setup.client_key)
     before_cached = control.stats()["total_calls"]
-    cpu_before = process_tree_cpu_s(proxy.pid)
-    proxy_cached = scenarios.wrk_post(
-        f"{proxy_url}/breeze/quotes", scenarios.QUOTE_BODY, setup.client_key,
-        threads=2, connections=50, duration_s=d.cached_s,
-    )  # fmt: skip
+    proxy_cached, cpu_cached = _cached_quotes(proxy, proxy_url, setup.client_key, d.cached_s)
     cached_upstream = control.stats()["total_calls"] - before_cached
-    cpu_ms = {"cached": (process_tree_cpu_s(proxy.pid) - cpu_before) * 1000 / proxy_cached.requests}
+    cpu_ms = {"cached": cpu_cached}
     ensure_alive([proxy, sim], "row 1")
     cached = scenarios.CachedResult(proxy=proxy_cached, floor=floor_result)
 
@@ -160,26 +167,16 @@ def _run(fleet: Fleet, d: Durations, quick: bool, db_env: dict[str, str]) -> str
     off_env = {**main_env, "PORT": str(free_port()), "BREEZE_METRICS_ENABLED": "false"}
     off_proxy, off_url, _ = start_proxy(setup, "proxy-metrics-off", off_env)
     scenarios.warm_quote(off_url, setup.client_key)
-    cpu_before = process_tree_cpu_s(off_proxy.pid)
-    metrics_off = scenarios.wrk_post(
-        f"{off_url}/breeze/quotes", scenarios.QUOTE_BODY, setup.client_key,
-        threads=2, connections=50, duration_s=d.cached_s,
-    )  # fmt: skip
-    cpu_ms["cached, metrics off"] = (
-        (process_tree_cpu_s(off_proxy.pid) - cpu_before) * 1000 / max(1, metrics_off.requests)
+    metrics_off, cpu_ms["cached, metrics off"] = _cached_quotes(
+        off_proxy, off_url, setup.client_key, d.cached_s
     )
     fleet.stop(off_proxy)
     after_off = control.stats()  # the off proxy's calls and connections are not row 4's
     off_calls = after_off["total_calls"] - before_off["total_calls"]
     off_conns = after_off["connections_opened"] - before_off["connections_opened"]
     say(f"row 1d: the main proxy (metrics on) again, wrk -t2 -c50 -d{d.cached_s}s")
-    cpu_before = process_tree_cpu_s(proxy.pid)
-    metrics_on_again = scenarios.wrk_post(
-        f"{proxy_url}/breeze/quotes", scenarios.QUOTE_BODY, setup.client_key,
-        threads=2, connections=50, duration_s=d.cached_s,
-    )  # fmt: skip
-    cpu_ms["cached, metrics on (again)"] = (
-        (process_tree_cpu_s(proxy.pid) - cpu_before) * 1000 / max(1, metrics_on_again.requests)
+    metrics_on_again, cpu_ms["cached, metrics on (again)"] = _cached_quotes(
+        proxy, proxy_url, setup.client_key, d.cached_s
     )
     ensure_alive([proxy, sim], "row 1d")
     metrics_on = [proxy_cached, metrics_on_again]

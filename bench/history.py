@@ -51,7 +51,7 @@ from bench.processes import (
     ensure_alive,
     free_port,
     run_checked,
-    wait_http_ok,
+    start_simulator,
 )
 from bench.scenarios import activate_session, key_header
 from bench.stack import (
@@ -362,23 +362,6 @@ class RepeatResult:
     cache_headers: dict[str, int]
 
 
-def start_sim_no_stream(
-    fleet: Fleet, name: str, *, latency_ms: int, rate_per_min: int | str,
-    rate_per_day: int | str,
-) -> tuple[Child, str]:  # fmt: skip
-    """A simulator without the live feed (whose fixed default port another may hold)."""
-    port = free_port()
-    argv = [
-        PYTHON, "-m", "breeze_sim", "--host", "127.0.0.1", "--port", str(port), "--no-stream",
-        "--latency-ms", str(latency_ms), "--rate-per-min", str(rate_per_min),
-        "--rate-per-day", str(rate_per_day),
-    ]  # fmt: skip
-    child = fleet.spawn(name, argv, base_env())
-    url = f"http://127.0.0.1:{port}"
-    wait_http_ok(child, f"{url}/__sim__/health", timeout_s=20)
-    return child, url
-
-
 def cold_store(series: list[tuple[str, str]]) -> str:
     """Delete the candle series the run measures (cascades to candles and coverage)."""
     pairs = ", ".join(f"({s!r}, {i!r})" for s, i in series)
@@ -464,8 +447,8 @@ def _run(fleet: Fleet, repeats: int) -> str:
     stream = span(trading_days_back(stream_days, to_day), to_day, "1minute")
 
     # --- rows 1-3: a simulator like Breeze, instances A and B ---------------------------
-    sim, sim_url = start_sim_no_stream(
-        fleet, "hist-sim", latency_ms=200, rate_per_min=100, rate_per_day=5000
+    sim, sim_url = start_simulator(
+        fleet, "hist-sim", latency_ms=200, rate_per_min=100, rate_per_day=5000, stream=False
     )
     control = SimControl(sim_url)
     prefix = f"bench-hist-{run_id}"
@@ -529,8 +512,8 @@ def _run(fleet: Fleet, repeats: int) -> str:
         fleet.stop(child)
 
     # --- row 4: fill the store, then stream from a fresh instance -----------------------
-    fill_sim, fill_url = start_sim_no_stream(
-        fleet, "hist-sim-fill", latency_ms=0, rate_per_min=HIGH, rate_per_day=HIGH
+    fill_sim, fill_url = start_simulator(
+        fleet, "hist-sim-fill", latency_ms=0, rate_per_min=HIGH, rate_per_day=HIGH, stream=False
     )
     fill_control = SimControl(fill_url)
     fill_env = proxy_env(

@@ -124,14 +124,21 @@ def base_env(**overrides: str) -> dict[str, str]:
 
 
 def start_simulator(
-    fleet: Fleet, name: str, *, latency_ms: int, rate_per_min: int, rate_per_day: int
+    fleet: Fleet,
+    name: str,
+    *,
+    latency_ms: int,
+    rate_per_min: int | str,
+    rate_per_day: int | str,
+    stream: bool = True,
 ) -> tuple[Child, str]:
-    """The bundled Breeze simulator on a free port; returns it and its base URL."""
+    """The bundled Breeze simulator on a free port; returns it and its base URL. Without
+    ``stream`` it opens no live feed (whose fixed default port another may hold)."""
     port = free_port()
     argv = [
         PYTHON, "-m", "breeze_sim", "--host", "127.0.0.1", "--port", str(port),
         "--latency-ms", str(latency_ms), "--rate-per-min", str(rate_per_min),
-        "--rate-per-day", str(rate_per_day),
+        "--rate-per-day", str(rate_per_day), *([] if stream else ["--no-stream"]),
     ]  # fmt: skip
     child = fleet.spawn(name, argv, base_env())
     url = f"http://127.0.0.1:{port}"
